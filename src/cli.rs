@@ -1,0 +1,59 @@
+//! linkshim's own command line (clap). The runtime wrapper's arguments are
+//! the runtime's, passed on untouched, and never parsed here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Docker-style container links for runc, crun, podman and containerd, with no daemon.
+#[derive(Debug, Parser)]
+#[command(name = "linkshim", version)]
+pub struct Cli {
+    /// The registry and hosts files [env: LINKSHIM_STATE_DIR] [default: /run/linkshim]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run as an OCI hook (podman hooks.d precreate, or the poststart and
+    /// poststop hooks linkshim adds to containers itself).
+    Hook {
+        #[command(subcommand)]
+        stage: Stage,
+    },
+    /// Wrap a real runtime: `linkshim runtime [--runtime PATH] [--] RUNTIME-ARGS...`
+    /// (also reached by calling the binary as `linkshim-runtime`).
+    Runtime {
+        /// The real runtime [env: LINKSHIM_RUNTIME] [default: runc, then crun, on PATH]
+        #[arg(long, value_name = "PATH")]
+        runtime: Option<PathBuf>,
+        /// The runtime's own arguments, passed on untouched.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// List the registered containers and resources.
+    Ls {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Stage {
+    /// podman's precreate: config.json on stdin, the config to use on stdout.
+    Precreate,
+    /// Register the started container (state on stdin).
+    Poststart,
+    /// Unregister the stopped container (state on stdin).
+    Poststop {
+        /// The linker's hosts file to remove.
+        #[arg(long, value_name = "TOKEN")]
+        hosts_token: Option<String>,
+    },
+}

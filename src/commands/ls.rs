@@ -1,0 +1,49 @@
+//! `linkshim ls`: every registered container, as a table or JSON.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::registry::{Record, Registry};
+use crate::render::hosts::short_id;
+
+/// Print the registry to `out`.
+pub fn run(state_dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let records = if Registry::db_path(state_dir).exists() {
+        Registry::open(state_dir)?.list()?
+    } else {
+        Vec::new()
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &records)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = records.iter().map(row).collect();
+    let header = ["NAME", "ID", "ADDRESSES", "PORTS", "LINKS"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+fn row(r: &Record) -> [String; 5] {
+    let join = |v: Vec<String>| if v.is_empty() { "-".to_string() } else { v.join(",") };
+    let name = match (&r.service, r.index) {
+        (Some(s), Some(i)) => format!("{} ({s}-{i})", r.name),
+        _ => r.name.to_string(),
+    };
+    [
+        name,
+        short_id(&r.id).to_string(),
+        join(r.addrs.iter().map(ToString::to_string).collect()),
+        join(r.ports.iter().map(ToString::to_string).collect()),
+        join(r.links.clone()),
+    ]
+}

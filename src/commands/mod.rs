@@ -1,0 +1,3 @@
+//! linkshim's own subcommands that are not hooks or the wrapper.
+
+pub mod ls;

@@ -1,0 +1,76 @@
+//! The `poststart` stage: register the container, with the addresses read
+//! from its network namespace. Registering again is harmless.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use crate::links::annotation;
+use crate::modify;
+use crate::netns;
+use crate::oci::{config::Config, state::State};
+use crate::registry::{self, Record, Registry};
+use crate::render::env::NOT_CASCADED;
+
+/// Run the poststart stage on the state read from stdin.
+pub fn run(state_dir: &Path) -> anyhow::Result<()> {
+    let state = State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    let Some(bundle) = &state.bundle else {
+        bail!("container {}: the state names no bundle", state.id);
+    };
+    let config = Config::read(&bundle.join("config.json")).with_context(|| format!("container {}", state.id))?;
+    let record = record_of(&state, &config)?;
+    crate::state_dir::ensure(state_dir)?;
+    let mut reg = Registry::open(state_dir)?;
+    reg.register(&record)
+        .with_context(|| format!("container {:?} ({})", record.name.as_str(), state.id))?;
+    Ok(())
+}
+
+/// The registry record of a started container.
+pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
+    let annotations = config.annotations();
+    let request = annotation::parse_request(&annotations, config.hostname())
+        .with_context(|| format!("container {}", state.id))?;
+    let netns = match (config.netns_path(), state.pid) {
+        (Some(p), _) => p,
+        (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        (None, None) => bail!("container {:?}: no network namespace path and no pid", request.name.as_str()),
+    };
+    let addrs = netns::addresses(&netns).with_context(|| format!("container {:?}", request.name.as_str()))?;
+    Ok(Record {
+        id: state.id.clone(),
+        name: request.name,
+        service: None,
+        index: None,
+        addrs,
+        ports: request.expose,
+        env: own_env(config),
+        links: request.links.iter().map(ToString::to_string).collect(),
+        url: None,
+        pid: state.pid,
+        pid_start: state.pid.and_then(registry::pid_start_time),
+        boot_id: registry::boot_id(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    })
+}
+
+/// The container's own configured environment: without what linkshim added
+/// and without the variables a link never carries.
+pub fn own_env(config: &Config) -> Vec<(String, String)> {
+    let ann = config.annotations();
+    let added: Vec<&str> = ann
+        .get(modify::ADDED_ENV)
+        .map(|a| a.split(',').collect())
+        .unwrap_or_default();
+    config
+        .env()
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !added.contains(k) && !NOT_CASCADED.contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,0 +1,31 @@
+//! podman's hooks.d `precreate` stage: the proposed config on stdin, the
+//! config to use on stdout. Only JSON is ever printed on stdout, and only
+//! once everything has succeeded.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::oci::config::Config;
+use crate::prepare::{self, Context};
+
+/// Run the precreate stage.
+pub fn run(state_dir: &Path, exe: &Path) -> anyhow::Result<()> {
+    let text = super::read_stdin().context("reading the config from stdin")?;
+    let mut config = Config::parse(&text, Path::new("<stdin>"))?;
+    let ctx = Context {
+        state_dir,
+        exe,
+        bundle: None,
+        id: None,
+    };
+    let out = match prepare::prepare(&mut config, &ctx)? {
+        prepare::Outcome::Untouched => text.into_bytes(),
+        prepare::Outcome::Prepared { .. } => serde_json::to_vec(&config.0)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out).context("writing the config to stdout")?;
+    stdout.flush().context("writing the config to stdout")?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! linkshim: Docker-style container links for runc, crun, podman and
+//! containerd, with no daemon.
+//!
+//! The data flows one way: annotations -> resolve (registry) -> render ->
+//! modify -> (precreate stdout | config.json + exec).
+
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod hook;
+pub mod links;
+pub mod modify;
+pub mod netns;
+pub mod oci;
+pub mod prepare;
+pub mod registry;
+pub mod render;
+pub mod runtime;
+pub mod settings;
+pub mod state_dir;

@@ -1,0 +1,300 @@
+//! Annotations -> validated link requests.
+//!
+//! The user interface of linkshim is a handful of OCI annotations. Every
+//! value is parsed and validated here, before anything is changed, and the
+//! result is made of newtypes that cannot hold a value that would break a
+//! hosts line or an environment variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The name this container answers to.
+pub const NAME: &str = "io.linkshim.name";
+/// `target[:alias][,target[:alias]...]`.
+pub const LINKS: &str = "io.linkshim.links";
+/// `port[/proto]` and `start-end[/proto]`, comma separated.
+pub const EXPOSE: &str = "io.linkshim.expose";
+/// Every annotation linkshim reads or writes starts with this.
+pub const PREFIX: &str = "io.linkshim.";
+
+/// Name annotations of container managers, tried in order when
+/// `io.linkshim.name` is absent.
+pub const MANAGER_NAMES: &[&str] = &[
+    "nerdctl/name",
+    "io.kubernetes.cri.container-name",
+    "io.kubernetes.container.name",
+    "io.containerd.container.name",
+];
+
+/// Why an annotation was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("annotation {annotation}: {text:?} is not a valid name: {why}")]
+    BadName {
+        annotation: String,
+        text: String,
+        why: &'static str,
+    },
+    #[error("annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], comma separated)")]
+    BadLink {
+        annotation: String,
+        text: String,
+        why: String,
+    },
+    #[error("annotation {annotation}: {text:?} is not a valid port: {why} (write port[/proto] or start-end[/proto], proto tcp, udp or sctp)")]
+    BadPort {
+        annotation: String,
+        text: String,
+        why: String,
+    },
+    #[error("annotation {annotation}: alias {alias:?} is used by two links")]
+    DuplicateAlias { annotation: String, alias: String },
+    #[error("no name: set annotation {NAME} (or a manager name annotation, or the config's hostname)")]
+    NoName,
+}
+
+/// A container, service or alias name: Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
+/// at most 128 characters. Safe in a hosts line, a SQL value and a log line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    /// Validate `text` as a name; `annotation` is named in the error.
+    pub fn parse(annotation: &str, text: &str) -> Result<Name, Error> {
+        let bad = |why| Error::BadName {
+            annotation: annotation.to_string(),
+            text: text.to_string(),
+            why,
+        };
+        let mut chars = text.chars();
+        match chars.next() {
+            None => return Err(bad("it is empty")),
+            Some(c) if !c.is_ascii_alphanumeric() => {
+                return Err(bad("it must start with a letter or a digit"));
+            }
+            _ => {}
+        }
+        if text.len() > 128 {
+            return Err(bad("it is longer than 128 characters"));
+        }
+        if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            return Err(bad("only letters, digits, '_', '.' and '-' are allowed"));
+        }
+        Ok(Name(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Name::parse("name", &s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One requested link: Docker's `--link target[:alias]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    pub target: Name,
+    pub alias: Name,
+}
+
+impl fmt::Display for LinkRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.target == self.alias {
+            write!(f, "{}", self.target)
+        } else {
+            write!(f, "{}:{}", self.target, self.alias)
+        }
+    }
+}
+
+/// A transport protocol a port may be exposed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+        }
+    }
+}
+
+/// An exposed port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Port {
+    pub number: u16,
+    pub proto: Proto,
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.number, self.proto.as_str())
+    }
+}
+
+/// Docker's port order: TCP first, then the other protocols by name; by
+/// number within a protocol.
+pub fn sort_ports(ports: &mut Vec<Port>) {
+    ports.sort_by_key(|p| (p.proto != Proto::Tcp, p.proto, p.number));
+    ports.dedup();
+}
+
+/// Parse `io.linkshim.links`.
+pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
+    let bad = |item: &str, why: String| Error::BadLink {
+        annotation: LINKS.to_string(),
+        text: item.to_string(),
+        why,
+    };
+    let mut links: Vec<LinkRequest> = Vec::new();
+    if text.trim().is_empty() {
+        return Ok(links);
+    }
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            return Err(bad(text, "an entry is empty".into()));
+        }
+        let (target, alias) = match item.split_once(':') {
+            Some((t, a)) => (t, a),
+            None => (item, item),
+        };
+        let target = Name::parse(LINKS, target).map_err(|e| bad(item, format!("target: {}", why(&e))))?;
+        let alias = Name::parse(LINKS, alias).map_err(|e| bad(item, format!("alias: {}", why(&e))))?;
+        if links.iter().any(|l| l.alias == alias) {
+            return Err(Error::DuplicateAlias {
+                annotation: LINKS.to_string(),
+                alias: alias.to_string(),
+            });
+        }
+        links.push(LinkRequest { target, alias });
+    }
+    Ok(links)
+}
+
+fn why(e: &Error) -> String {
+    match e {
+        Error::BadName { text, why, .. } => format!("{text:?}: {why}"),
+        other => other.to_string(),
+    }
+}
+
+/// Parse `io.linkshim.expose`; the result is in Docker's port order.
+pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
+    let mut ports = Vec::new();
+    if text.trim().is_empty() {
+        return Ok(ports);
+    }
+    for item in text.split(',') {
+        let item = item.trim();
+        let bad = |why: &str| Error::BadPort {
+            annotation: EXPOSE.to_string(),
+            text: item.to_string(),
+            why: why.to_string(),
+        };
+        if item.is_empty() {
+            return Err(bad("an entry is empty"));
+        }
+        let (range, proto) = match item.split_once('/') {
+            Some((r, p)) => (r, p),
+            None => (item, "tcp"),
+        };
+        let proto = match proto.to_ascii_lowercase().as_str() {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            "sctp" => Proto::Sctp,
+            _ => return Err(bad("unknown protocol")),
+        };
+        let number = |s: &str| -> Result<u16, Error> {
+            match s.parse::<u16>() {
+                Ok(0) | Err(_) => Err(bad("a port is a number from 1 to 65535")),
+                Ok(n) if !s.bytes().all(|b| b.is_ascii_digit()) => Err(bad(&format!("{n} has a sign"))),
+                Ok(n) => Ok(n),
+            }
+        };
+        let (start, end) = match range.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => {
+                let n = number(range)?;
+                (n, n)
+            }
+        };
+        if start > end {
+            return Err(bad("a range's start is above its end"));
+        }
+        ports.extend((start..=end).map(|number| Port { number, proto }));
+    }
+    sort_ports(&mut ports);
+    Ok(ports)
+}
+
+/// What a container's annotations ask of linkshim, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub name: Name,
+    pub links: Vec<LinkRequest>,
+    pub expose: Vec<Port>,
+}
+
+/// True when any annotation is linkshim's: such a container is linkshim's to handle.
+pub fn wants_linkshim(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.keys().any(|k| k.starts_with(PREFIX))
+}
+
+/// The container's link name: `io.linkshim.name`, else a manager's name
+/// annotation, else the config's hostname.
+pub fn container_name(annotations: &BTreeMap<String, String>, hostname: Option<&str>) -> Result<Name, Error> {
+    if let Some(n) = annotations.get(NAME) {
+        return Name::parse(NAME, n.trim());
+    }
+    for key in MANAGER_NAMES {
+        if let Some(n) = annotations.get(*key) {
+            if let Ok(name) = Name::parse(key, n.trim()) {
+                return Ok(name);
+            }
+        }
+    }
+    match hostname {
+        Some(h) if !h.is_empty() => Name::parse("hostname", h),
+        _ => Err(Error::NoName),
+    }
+}
+
+/// Parse every linkshim annotation of a container.
+pub fn parse_request(annotations: &BTreeMap<String, String>, hostname: Option<&str>) -> Result<Request, Error> {
+    let name = container_name(annotations, hostname)?;
+    let links = match annotations.get(LINKS) {
+        Some(t) => parse_links(t)?,
+        None => Vec::new(),
+    };
+    let expose = match annotations.get(EXPOSE) {
+        Some(t) => parse_expose(t)?,
+        None => Vec::new(),
+    };
+    Ok(Request { name, links, expose })
+}

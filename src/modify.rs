@@ -1,0 +1,124 @@
+//! Ordered, idempotent edits of a container's config.
+//!
+//! Each edit first removes what an earlier run of linkshim added, so
+//! preparing a config twice gives the same config as preparing it once.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::oci::config::Config;
+
+/// Annotation listing the env keys linkshim added (comma separated).
+pub const ADDED_ENV: &str = "io.linkshim.internal.added-env";
+/// Annotation naming the linker's hosts file under the state dir.
+pub const HOSTS_TOKEN: &str = "io.linkshim.internal.hosts-token";
+
+/// The PATH linkshim's own hooks run with.
+pub const HOOK_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `args[0..2]` of every hook linkshim adds: how its own hooks are known.
+const HOOK_MARK: [&str; 2] = ["linkshim", "hook"];
+
+/// Remove what an earlier run added: its env keys and its hooks.
+pub fn undo(config: &mut Config) {
+    let annotations = config.annotations();
+    if let Some(added) = annotations.get(ADDED_ENV) {
+        let added: Vec<&str> = added.split(',').filter(|k| !k.is_empty()).collect();
+        let env = config
+            .env()
+            .into_iter()
+            .filter(|kv| !added.contains(&key_of(kv)))
+            .collect();
+        config.set_env(env);
+        config.set_annotation(ADDED_ENV, None);
+    }
+    for stage in ["poststart", "poststop"] {
+        config.hooks_mut(stage).retain(|h| !is_own_hook(h));
+    }
+}
+
+fn is_own_hook(hook: &Value) -> bool {
+    let args = hook.get("args").and_then(Value::as_array);
+    args.is_some_and(|a| {
+        a.len() >= 2 && a[0].as_str() == Some(HOOK_MARK[0]) && a[1].as_str() == Some(HOOK_MARK[1])
+    })
+}
+
+/// The key of a `KEY=VALUE` string.
+pub fn key_of(kv: &str) -> &str {
+    kv.split_once('=').map_or(kv, |(k, _)| k)
+}
+
+/// Append the generated variables whose key the config does not set
+/// already (the user's own value wins, and so does the first generated
+/// one), and record which keys were added.
+pub fn add_env(config: &mut Config, generated: &[(String, String)]) {
+    let mut env = config.env();
+    let mut keys: std::collections::HashSet<String> = env.iter().map(|kv| key_of(kv).to_string()).collect();
+    let mut added = Vec::new();
+    for (k, v) in generated {
+        if keys.insert(k.clone()) {
+            env.push(format!("{k}={v}"));
+            added.push(k.as_str());
+        }
+    }
+    config.set_env(env);
+    config.set_annotation(ADDED_ENV, (!added.is_empty()).then(|| added.join(",")));
+}
+
+/// Mount `source` over /etc/hosts, read-only: replace the source of an
+/// existing /etc/hosts mount, or add one.
+pub fn mount_hosts(config: &mut Config, source: &Path) {
+    let source = source.to_string_lossy().into_owned();
+    let mounts = config.mounts_mut();
+    let existing = mounts
+        .iter_mut()
+        .rev()
+        .find(|m| m.get("destination").and_then(Value::as_str) == Some("/etc/hosts"));
+    match existing {
+        Some(m) => {
+            m["source"] = Value::String(source);
+            let options = m
+                .as_object_mut()
+                .expect("a mount with a destination is an object")
+                .entry("options")
+                .or_insert_with(|| json!([]));
+            if let Some(opts) = options.as_array_mut() {
+                opts.retain(|o| o.as_str() != Some("rw"));
+                if !opts.iter().any(|o| o.as_str() == Some("ro")) {
+                    opts.push(json!("ro"));
+                }
+            }
+        }
+        None => mounts.push(json!({
+            "destination": "/etc/hosts",
+            "type": "bind",
+            "source": source,
+            "options": ["rbind", "rprivate", "ro"],
+        })),
+    }
+}
+
+/// Add linkshim's poststart and poststop hooks: absolute path, explicit env.
+pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, hosts_token: Option<&str>) {
+    let exe = exe.to_string_lossy();
+    let state = state_dir.to_string_lossy();
+    let hook = |stage: &str| {
+        let mut args = vec![
+            HOOK_MARK[0].to_string(),
+            HOOK_MARK[1].to_string(),
+            stage.to_string(),
+            "--state-dir".to_string(),
+            state.to_string(),
+        ];
+        if let (Some(t), "poststop") = (hosts_token, stage) {
+            args.extend(["--hosts-token".to_string(), t.to_string()]);
+        }
+        json!({ "path": exe, "args": args, "env": [HOOK_PATH], "timeout": 30 })
+    };
+    for stage in ["poststart", "poststop"] {
+        let h = hook(stage);
+        config.hooks_mut(stage).push(h);
+    }
+}

@@ -1,0 +1,89 @@
+//! A container's addresses, read inside its network namespace.
+//!
+//! The namespace file is opened here, then one short-lived thread enters
+//! only that network namespace, lists the addresses over netlink and ends:
+//! the rest of the process never leaves the host's namespaces.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use nix::sched::{CloneFlags, setns};
+
+/// Why a namespace's addresses could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("network namespace {path}: cannot open: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("network namespace {path}: cannot enter: {source}")]
+    Enter {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("network namespace {path}: cannot list addresses: {source}")]
+    List {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// The addresses a container is reached at, from the namespace file at
+/// `path` (a bind-mounted netns or `/proc/<pid>/ns/net`): IPv4 first, then
+/// IPv6; loopback and link-local addresses left out.
+pub fn addresses(path: &Path) -> Result<Vec<IpAddr>, Error> {
+    use std::os::fd::AsFd;
+    let file = File::open(path).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let owned = path.to_path_buf();
+    let listed = std::thread::scope(|s| {
+        s.spawn(|| -> Result<Vec<IpAddr>, Error> {
+            setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|source| Error::Enter {
+                path: owned.clone(),
+                source,
+            })?;
+            let addrs = nix::ifaddrs::getifaddrs().map_err(|source| Error::List {
+                path: owned.clone(),
+                source,
+            })?;
+            Ok(addrs
+                .filter_map(|ifa| ifa.address.and_then(|a| sockaddr_ip(&a)))
+                .collect())
+        })
+        .join()
+        .expect("the namespace thread does not panic")
+    })?;
+    Ok(reachable(listed))
+}
+
+fn sockaddr_ip(a: &nix::sys::socket::SockaddrStorage) -> Option<IpAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(IpAddr::V4(v4.ip()));
+    }
+    a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+}
+
+/// Keep the addresses another container can reach, IPv4 first, in the
+/// order the kernel listed them, without duplicates.
+pub fn reachable(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    let keep = |a: &IpAddr| match a {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            !v6.is_loopback() && !v6.is_unspecified() && !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80
+        }
+    };
+    let mut out: Vec<IpAddr> = Vec::new();
+    for a in addrs.iter().filter(|a| a.is_ipv4()).chain(addrs.iter().filter(|a| a.is_ipv6())) {
+        if keep(a) && !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! A loose scan of an OCI runtime's command line (runc, crun and the like).
+//!
+//! The wrapper never rejects a flag it does not know: it only looks for the
+//! subcommand, the bundle, the container id and the log options, and passes
+//! the arguments on untouched.
+
+use std::path::PathBuf;
+
+/// Global flags of runc and crun that take a value as the next argument.
+const GLOBAL_WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless", "--cgroup-manager"];
+
+/// Flags of `create` and `run` that take a value as the next argument.
+const COMMAND_WITH_VALUE: &[&str] = &[
+    "--bundle",
+    "-b",
+    "--console-socket",
+    "--pid-file",
+    "--preserve-fds",
+    "--pidfd-socket",
+];
+
+/// What the wrapper needs to know of a runtime invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    pub subcommand: Option<String>,
+    pub bundle: Option<PathBuf>,
+    pub id: Option<String>,
+    pub log: Option<PathBuf>,
+    pub log_format: Option<String>,
+    pub root: Option<PathBuf>,
+}
+
+impl Invocation {
+    /// True when the runtime is about to create a container from a bundle.
+    pub fn creates(&self) -> bool {
+        matches!(self.subcommand.as_deref(), Some("create" | "run"))
+    }
+}
+
+/// `--flag=value` or `--flag value`: the value of `flag` at `args[*i]`, if it is that flag.
+fn value_of(args: &[String], i: &mut usize, flag: &str) -> Option<Option<String>> {
+    let a = &args[*i];
+    if a == flag {
+        *i += 1;
+        return Some(args.get(*i).cloned());
+    }
+    a.strip_prefix(flag)
+        .and_then(|rest| rest.strip_prefix('='))
+        .map(|v| Some(v.to_string()))
+}
+
+/// Scan `args` (without argv\[0\]).
+pub fn scan(args: &[String]) -> Invocation {
+    let mut inv = Invocation::default();
+    let mut i = 0;
+    // Global flags up to the subcommand.
+    while i < args.len() {
+        let a = &args[i];
+        if !a.starts_with('-') {
+            inv.subcommand = Some(a.clone());
+            i += 1;
+            break;
+        }
+        if let Some(v) = value_of(args, &mut i, "--log") {
+            inv.log = v.map(PathBuf::from);
+        } else if let Some(v) = value_of(args, &mut i, "--log-format") {
+            inv.log_format = v;
+        } else if let Some(v) = value_of(args, &mut i, "--root") {
+            inv.root = v.map(PathBuf::from);
+        } else if GLOBAL_WITH_VALUE.contains(&a.as_str()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    // The subcommand's own flags and positionals: the id is the last positional.
+    let mut positionals = Vec::new();
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            positionals.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if let Some(v) = value_of(args, &mut i, "--bundle").or_else(|| value_of(args, &mut i, "-b")) {
+            inv.bundle = v.map(PathBuf::from);
+        } else if COMMAND_WITH_VALUE.contains(&a.as_str()) {
+            i += 1;
+        } else if !a.starts_with('-') {
+            positionals.push(a.clone());
+        }
+        i += 1;
+    }
+    inv.id = positionals.pop();
+    inv
+}

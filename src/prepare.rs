@@ -1,0 +1,199 @@
+//! The one engine behind both ways in (precreate hook and runtime wrapper):
+//! annotations -> resolve (registry) -> render -> modify.
+//!
+//! Everything is validated and resolved before the config changes; the
+//! only thing written outside the config is the linker's hosts file, under
+//! the state directory, atomically.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::links::annotation::{self, Name};
+use crate::links::resolve;
+use crate::modify;
+use crate::oci::config::{self, Config};
+use crate::registry::{self, Registry};
+use crate::render::{self, hosts};
+use crate::state_dir;
+
+/// Where a container is being prepared.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub state_dir: &'a Path,
+    /// The linkshim binary the added hooks run.
+    pub exe: &'a Path,
+    /// The bundle, when known (wrapper mode): relative rootfs paths are under it.
+    pub bundle: Option<&'a Path>,
+    /// The container id, when known (wrapper mode).
+    pub id: Option<&'a str>,
+}
+
+/// What `prepare` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No linkshim annotation: the config is as it was.
+    Untouched,
+    /// The config now carries the links and linkshim's hooks.
+    Prepared { name: Name, links: usize },
+}
+
+/// Why a container could not be prepared; every variant names the container.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container {container:?}: {source}")]
+    Annotation {
+        container: String,
+        #[source]
+        source: annotation::Error,
+    },
+    #[error("container {container:?}: {source}")]
+    Link {
+        container: String,
+        #[source]
+        source: resolve::Error,
+    },
+    #[error("container {container:?}: {source}")]
+    Registry {
+        container: String,
+        #[source]
+        source: registry::Error,
+    },
+    #[error("container {container:?}: {source}")]
+    StateDir {
+        container: String,
+        #[source]
+        source: state_dir::Error,
+    },
+    #[error("container {container:?}: hosts file {path}: {source}")]
+    Hosts {
+        container: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a container is called in errors before its name is known to be valid.
+fn label(config: &Config, id: Option<&str>) -> String {
+    let ann = config.annotations();
+    ann.get(annotation::NAME)
+        .map(String::as_str)
+        .or(id)
+        .or(config.hostname())
+        .unwrap_or("(unnamed)")
+        .to_string()
+}
+
+/// Prepare `config` for its links. On error the config is unchanged.
+pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error> {
+    let annotations = config.annotations();
+    if !annotation::wants_linkshim(&annotations) {
+        return Ok(Outcome::Untouched);
+    }
+    let container = label(config, ctx.id);
+    let request = annotation::parse_request(&annotations, config.hostname()).map_err(|source| Error::Annotation {
+        container: container.clone(),
+        source,
+    })?;
+    let container = request.name.to_string();
+    let reg_err = |source| Error::Registry {
+        container: container.clone(),
+        source,
+    };
+    state_dir::ensure(ctx.state_dir).map_err(|source| Error::StateDir {
+        container: container.clone(),
+        source,
+    })?;
+    let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
+    if let Some(holder) = reg.lookup(request.name.as_str()).map_err(reg_err)? {
+        if Some(holder.id.as_str()) != ctx.id {
+            return Err(reg_err(registry::Error::NameInUse {
+                name: container.clone(),
+                id: holder.id,
+            }));
+        }
+    }
+    let resolved = resolve::resolve(&mut reg, &request.name, &request.links).map_err(|source| Error::Link {
+        container: container.clone(),
+        source,
+    })?;
+    drop(reg);
+    let rendered = render::render_links(request.name.as_str(), &resolved);
+
+    // Everything is known: edit a copy, write the hosts file, then commit the copy.
+    let mut edited = config.clone();
+    modify::undo(&mut edited);
+    let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
+    env.extend(rendered.env);
+    modify::add_env(&mut edited, &env);
+    let token = if request.links.is_empty() {
+        edited.set_annotation(modify::HOSTS_TOKEN, None);
+        None
+    } else {
+        let token = write_hosts(&edited, ctx, &rendered.hosts).map_err(|(path, source)| Error::Hosts {
+            container: container.clone(),
+            path,
+            source,
+        })?;
+        let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
+        modify::mount_hosts(&mut edited, &file);
+        edited.set_annotation(modify::HOSTS_TOKEN, Some(token.clone()));
+        Some(token)
+    };
+    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, token.as_deref());
+    *config = edited;
+    Ok(Outcome::Prepared {
+        name: request.name,
+        links: request.links.len(),
+    })
+}
+
+/// Write the linker's hosts file; its token (reused from an earlier run).
+fn write_hosts(config: &Config, ctx: &Context<'_>, lines: &[hosts::Line]) -> Result<String, (PathBuf, std::io::Error)> {
+    let token = config
+        .annotations()
+        .get(modify::HOSTS_TOKEN)
+        .filter(|t| state_dir::hosts_file(ctx.state_dir, t).is_some())
+        .cloned();
+    let token = match token {
+        Some(t) => t,
+        None => state_dir::new_token().map_err(|e| (ctx.state_dir.to_path_buf(), e))?,
+    };
+    let path = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
+    let base = base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(config.hostname()));
+    let text = hosts::render(&base, lines);
+    config::write_file_atomic(&path, text.as_bytes(), Some(0o644)).map_err(|e| (path.clone(), e))?;
+    Ok(token)
+}
+
+/// The content of the hosts file the config mounts already, when it is a
+/// regular file outside the container's rootfs (never through a symlink).
+fn base_hosts(config: &Config, ctx: &Context<'_>) -> Option<String> {
+    let source = PathBuf::from(config.mount_source("/etc/hosts")?);
+    if !source.is_absolute() {
+        return None;
+    }
+    if let Some(root) = config.root_path() {
+        let root = match (Path::new(root).is_absolute(), ctx.bundle) {
+            (true, _) => PathBuf::from(root),
+            (false, Some(b)) => b.join(root),
+            (false, None) => return None,
+        };
+        if source.starts_with(&root) {
+            return None;
+        }
+    }
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&source)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}

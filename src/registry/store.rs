@@ -1,0 +1,442 @@
+//! The SQLite store behind the registry: schema, queries, transactions.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::liveness::Liveness;
+use crate::links::annotation::{Name, Port};
+
+/// What went wrong in the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("registry {path}: {source}")]
+    Db {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("registry {path}: a record holds data it cannot read: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error(
+        "name {name:?} is already used by running container {id} (give this container another io.linkshim.name, or stop that one)"
+    )]
+    NameInUse { name: String, id: String },
+    #[error("name {name:?} is already a registered resource (resources and containers share one name space)")]
+    NameIsResource { name: String },
+}
+
+/// One running container, as registered at its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub id: String,
+    pub name: Name,
+    /// The service this container is a replica of, and its index in it (1..N).
+    pub service: Option<Name>,
+    pub index: Option<u32>,
+    /// Addresses read from its network namespace: IPv4 first.
+    pub addrs: Vec<IpAddr>,
+    /// Exposed ports, in Docker's order.
+    pub ports: Vec<Port>,
+    /// Its own configured environment (see `render::env::NOT_CASCADED`).
+    pub env: Vec<(String, String)>,
+    /// Its links, as `target[:alias]`.
+    pub links: Vec<String>,
+    /// How clients should address it (`io.linkshim.url`), host left empty.
+    pub url: Option<String>,
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub boot_id: String,
+    /// Seconds since the epoch.
+    pub created: i64,
+}
+
+impl Record {
+    /// The address clients use: the first IPv4, else the first IPv6.
+    pub fn primary_ip(&self) -> Option<IpAddr> {
+        self.addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| self.addrs.first())
+            .copied()
+    }
+}
+
+/// Something that is not a container but is linked like one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub name: Name,
+    pub url: String,
+    pub env: Vec<(String, String)>,
+}
+
+const SCHEMA_VERSION: i32 = 1;
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS containers (
+    id        TEXT PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    service   TEXT,
+    svc_index INTEGER,
+    addrs     TEXT NOT NULL,
+    ports     TEXT NOT NULL,
+    env       TEXT NOT NULL,
+    links     TEXT NOT NULL,
+    url       TEXT,
+    pid       INTEGER,
+    pid_start INTEGER,
+    boot_id   TEXT NOT NULL,
+    created   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
+CREATE TABLE IF NOT EXISTS resources (
+    name    TEXT PRIMARY KEY,
+    url     TEXT NOT NULL,
+    env     TEXT NOT NULL
+);
+";
+
+const COLUMNS: &str = "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+
+/// An open registry database.
+pub struct Registry {
+    conn: Connection,
+    path: PathBuf,
+    live: Liveness,
+}
+
+impl Registry {
+    /// The database file inside a state directory.
+    pub fn db_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("registry.db")
+    }
+
+    /// Open (creating when missing) the registry in `state_dir`, which must exist.
+    pub fn open(state_dir: &Path) -> Result<Registry, Error> {
+        let path = Self::db_path(state_dir);
+        let db = |source| Error::Db {
+            path: path.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(&path, flags).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        let version: i32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if version != SCHEMA_VERSION {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(db)?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        Ok(Registry {
+            conn,
+            path,
+            live: Liveness::current(),
+        })
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |source| Error::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Add or replace the record of `rec.id`. A replica keeps its index when
+    /// it registers again, else takes the lowest index no live replica holds.
+    /// Stale records in its way are cleared in the same transaction.
+    pub fn register(&mut self, rec: &Record) -> Result<Record, Error> {
+        let path = self.path.clone();
+        let live = self.live.clone();
+        let db = |source| Error::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        // The name: free, stale, ours, or held by a live container.
+        let holder = select_where(&tx, &path, "name = ?1", [rec.name.as_str()])?;
+        for other in holder {
+            if other.id == rec.id {
+                continue;
+            }
+            if live.is_live(&other.boot_id, other.pid, other.pid_start) {
+                return Err(Error::NameInUse {
+                    name: rec.name.to_string(),
+                    id: other.id,
+                });
+            }
+            tx.execute("DELETE FROM containers WHERE id = ?1", [&other.id])
+                .map_err(db)?;
+        }
+        let is_resource: bool = tx
+            .query_row("SELECT 1 FROM resources WHERE name = ?1", [rec.name.as_str()], |_| Ok(true))
+            .optional()
+            .map_err(db)?
+            .unwrap_or(false);
+        if is_resource {
+            return Err(Error::NameIsResource {
+                name: rec.name.to_string(),
+            });
+        }
+        let mut stored = rec.clone();
+        stored.index = None;
+        if let Some(service) = &rec.service {
+            let members = select_where(&tx, &path, "service = ?1", [service.as_str()])?;
+            let mut taken = Vec::new();
+            for m in members {
+                if m.id == rec.id {
+                    stored.index = m.index;
+                } else if live.is_live(&m.boot_id, m.pid, m.pid_start) {
+                    taken.extend(m.index);
+                } else {
+                    tx.execute("DELETE FROM containers WHERE id = ?1", [&m.id])
+                        .map_err(db)?;
+                }
+            }
+            if stored.index.is_none() {
+                stored.index = (1..).find(|i| !taken.contains(i));
+            }
+        }
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO containers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ),
+            params![
+                stored.id,
+                stored.name.as_str(),
+                stored.service.as_ref().map(Name::as_str),
+                stored.index,
+                json(&stored.addrs),
+                json(&stored.ports),
+                json(&stored.env),
+                json(&stored.links),
+                stored.url,
+                stored.pid,
+                stored.pid_start.map(|s| s as i64),
+                stored.boot_id,
+                stored.created,
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(stored)
+    }
+
+    /// Remove the record of container `id`; true when there was one.
+    pub fn unregister(&mut self, id: &str) -> Result<bool, Error> {
+        let n = self
+            .conn
+            .execute("DELETE FROM containers WHERE id = ?1", [id])
+            .map_err(self.db())?;
+        Ok(n > 0)
+    }
+
+    /// The live container registered under `name`; a stale one is cleared.
+    pub fn lookup(&mut self, name: &str) -> Result<Option<Record>, Error> {
+        let found = select_where(&self.conn, &self.path, "name = ?1", [name])?;
+        Ok(self.keep_live(found).into_iter().next())
+    }
+
+    /// The live replicas of `service`, by index; stale ones are cleared.
+    pub fn service(&mut self, service: &str) -> Result<Vec<Record>, Error> {
+        let found = select_where(&self.conn, &self.path, "service = ?1 ORDER BY svc_index", [service])?;
+        Ok(self.keep_live(found))
+    }
+
+    /// The live record of container `id`.
+    pub fn get(&mut self, id: &str) -> Result<Option<Record>, Error> {
+        let found = select_where(&self.conn, &self.path, "id = ?1", [id])?;
+        Ok(self.keep_live(found).into_iter().next())
+    }
+
+    /// Every live record, by name; stale ones are cleared.
+    pub fn list(&mut self) -> Result<Vec<Record>, Error> {
+        let found = select_where(&self.conn, &self.path, "1 = 1 ORDER BY name", [])?;
+        Ok(self.keep_live(found))
+    }
+
+    /// Drop stale records from `found` and clear them from the database
+    /// (best effort: a failed clear leaves them for the next reader).
+    fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
+        let (live, stale): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .partition(|r| self.live.is_live(&r.boot_id, r.pid, r.pid_start));
+        for r in stale {
+            // Only delete the row if it is still the same stale record.
+            let _ = self.conn.execute(
+                "DELETE FROM containers WHERE id = ?1 AND boot_id = ?2 AND pid IS ?3 AND pid_start IS ?4",
+                params![r.id, r.boot_id, r.pid, r.pid_start.map(|s| s as i64)],
+            );
+        }
+        live
+    }
+
+    /// Add or replace a resource.
+    pub fn put_resource(&mut self, res: &Resource) -> Result<(), Error> {
+        let path = self.path.clone();
+        let db = |source| Error::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let holders = select_where(&tx, &path, "name = ?1", [res.name.as_str()])?;
+        if let Some(c) = holders
+            .into_iter()
+            .find(|c| self.live.is_live(&c.boot_id, c.pid, c.pid_start))
+        {
+            return Err(Error::NameInUse {
+                name: res.name.to_string(),
+                id: c.id,
+            });
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO resources (name, url, env) VALUES (?1, ?2, ?3)",
+            params![res.name.as_str(), res.url, json(&res.env)],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// Remove a resource; true when there was one.
+    pub fn remove_resource(&mut self, name: &str) -> Result<bool, Error> {
+        let n = self
+            .conn
+            .execute("DELETE FROM resources WHERE name = ?1", [name])
+            .map_err(self.db())?;
+        Ok(n > 0)
+    }
+
+    /// The resource named `name`.
+    pub fn resource(&self, name: &str) -> Result<Option<Resource>, Error> {
+        Ok(self.resources_where("name = ?1", [name])?.into_iter().next())
+    }
+
+    /// Every resource, by name.
+    pub fn resources(&self) -> Result<Vec<Resource>, Error> {
+        self.resources_where("1 = 1 ORDER BY name", [])
+    }
+
+    fn resources_where<P: rusqlite::Params>(&self, cond: &str, p: P) -> Result<Vec<Resource>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT name, url, env FROM resources WHERE {cond}"))
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(self.db())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, url, env) = row.map_err(self.db())?;
+            let corrupt = |why: String| Error::Corrupt {
+                path: self.path.clone(),
+                why,
+            };
+            out.push(Resource {
+                name: Name::parse("resource", &name).map_err(|e| corrupt(e.to_string()))?,
+                url,
+                env: serde_json::from_str(&env).map_err(|e| corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A column value as JSON text (these types always serialize).
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn select_where<P: rusqlite::Params>(
+    conn: &Connection,
+    path: &Path,
+    cond: &str,
+    p: P,
+) -> Result<Vec<Record>, Error> {
+    let db = |source| Error::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM containers WHERE {cond}"))
+        .map_err(db)?;
+    let rows = stmt.query_map(p, row_to_raw).map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(decode(row.map_err(db)?).map_err(|why| Error::Corrupt {
+            path: path.to_path_buf(),
+            why,
+        })?);
+    }
+    Ok(out)
+}
+
+type Raw = (
+    String,
+    String,
+    Option<String>,
+    Option<u32>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<i64>,
+    String,
+    i64,
+);
+
+fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+fn decode(raw: Raw) -> Result<Record, String> {
+    let (id, name, service, index, addrs, ports, env, links, url, pid, pid_start, boot_id, created) = raw;
+    Ok(Record {
+        id,
+        name: Name::parse("name", &name).map_err(|e| e.to_string())?,
+        service: service
+            .map(|s| Name::parse("service", &s))
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        index,
+        addrs: serde_json::from_str(&addrs).map_err(|e| format!("addrs: {e}"))?,
+        ports: serde_json::from_str(&ports).map_err(|e| format!("ports: {e}"))?,
+        env: serde_json::from_str(&env).map_err(|e| format!("env: {e}"))?,
+        links: serde_json::from_str(&links).map_err(|e| format!("links: {e}"))?,
+        url,
+        pid,
+        pid_start: pid_start.map(|s| s as u64),
+        boot_id,
+        created,
+    })
+}

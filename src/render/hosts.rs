@@ -1,0 +1,100 @@
+//! Pure: resolved links -> /etc/hosts lines, inside a marked block.
+//!
+//! The linker's hosts file starts from what the engine would have mounted
+//! (podman writes its own) or from the usual localhost lines, and gains one
+//! block between `BEGIN` and `END` that linkshim alone owns. Rendering the
+//! block again replaces it, so edits are idempotent.
+
+use std::net::IpAddr;
+
+pub const BEGIN: &str = "# BEGIN linkshim links";
+pub const END: &str = "# END linkshim links";
+
+/// The base of a hosts file when the engine mounts none.
+pub fn default_base(hostname: Option<&str>) -> String {
+    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
+        s.push_str(&format!("127.0.1.1\t{h}\n"));
+    }
+    s
+}
+
+/// `text` without linkshim's block, ending in a newline when not empty.
+pub fn strip_block(text: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        match line.trim_end() {
+            BEGIN => inside = true,
+            END if inside => inside = false,
+            _ if !inside => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One hosts line: an address and the names it answers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub ip: IpAddr,
+    pub names: Vec<String>,
+}
+
+impl Line {
+    fn render(&self) -> String {
+        format!("{}\t{}", self.ip, self.names.join(" "))
+    }
+}
+
+/// The first 12 characters of a container id, as Docker shows it.
+pub fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(12) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}
+
+/// Docker's line for a link: `<ip>\t<alias> <short id> <name>`, the name
+/// left out when it equals the alias. One line for the first IPv4 address
+/// and one for the first global IPv6 address.
+pub fn link_lines(alias: &str, id: &str, name: &str, addrs: &[IpAddr]) -> Vec<Line> {
+    let mut names = vec![alias.to_string()];
+    let short = short_id(id);
+    if !short.is_empty() && short != alias {
+        names.push(short.to_string());
+    }
+    if name != alias {
+        names.push(name.to_string());
+    }
+    let v4 = addrs.iter().find(|a| a.is_ipv4());
+    let v6 = addrs.iter().find(|a| a.is_ipv6());
+    [v4, v6]
+        .into_iter()
+        .flatten()
+        .map(|ip| Line {
+            ip: *ip,
+            names: names.clone(),
+        })
+        .collect()
+}
+
+/// `base` (its old linkshim block removed) followed by a block of `lines`.
+pub fn render(base: &str, lines: &[Line]) -> String {
+    let mut out = strip_block(base);
+    if lines.is_empty() {
+        return out;
+    }
+    out.push_str(BEGIN);
+    out.push('\n');
+    for l in lines {
+        out.push_str(&l.render());
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    out
+}

@@ -1,0 +1,93 @@
+//! The drop-in runtime wrapper: scan the runtime's arguments loosely, edit
+//! `<bundle>/config.json` on `create` and `run`, then exec the real runtime
+//! with the arguments untouched (exit code, signals and fds pass through,
+//! since the wrapper becomes the runtime).
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, anyhow};
+
+use crate::oci::args;
+pub use crate::oci::args::Invocation;
+use crate::oci::config::Config;
+use crate::prepare::{self, Context};
+
+/// Runtimes tried on PATH, in order, when none is configured.
+pub const FALLBACKS: &[&str] = &["runc", "crun"];
+
+/// Find the real runtime: `configured` (flag, env or config file), else
+/// the first of `FALLBACKS` on PATH that is not linkshim itself.
+pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = configured {
+        return find(p).ok_or_else(|| anyhow!("runtime {}: not found (set --runtime or LINKSHIM_RUNTIME to a real runtime)", p.display()));
+    }
+    let me = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
+    FALLBACKS
+        .iter()
+        .filter_map(|name| find(Path::new(name)))
+        .find(|p| std::fs::canonicalize(p).map_or(true, |c| c != me))
+        .ok_or_else(|| anyhow!("no real runtime: neither runc nor crun is on PATH (set --runtime or LINKSHIM_RUNTIME)"))
+}
+
+/// `name` itself when it has a slash, else its first executable on PATH.
+fn find(name: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if name.components().count() > 1 || name.is_absolute() {
+        return executable(name).then(|| name.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| executable(p))
+}
+
+/// Prepare the bundle when the runtime is about to create a container.
+pub fn prepare_bundle(inv: &Invocation, state_dir: &Path, exe: &Path) -> anyhow::Result<()> {
+    if !inv.creates() {
+        return Ok(());
+    }
+    let bundle = match &inv.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir().context("the bundle is the current directory, which cannot be read")?,
+    };
+    let path = bundle.join("config.json");
+    let mut config = Config::read(&path)?;
+    let ctx = Context {
+        state_dir,
+        exe,
+        bundle: Some(&bundle),
+        id: inv.id.as_deref(),
+    };
+    if let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? {
+        config.write_atomic(&path)?;
+    }
+    Ok(())
+}
+
+/// Write an error where the engine reads the runtime's errors: the
+/// runtime's `--log` file, in its `--log-format`.
+pub fn log_for_engine(inv: &Invocation, message: &str) {
+    let Some(log) = &inv.log else { return };
+    let line = if inv.log_format.as_deref() == Some("json") {
+        let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        format!("{}\n", serde_json::json!({"level": "error", "msg": format!("linkshim: {message}"), "time": time}))
+    } else {
+        format!("linkshim: {message}\n")
+    };
+    let _ = crate::diag::append(log, line.as_bytes());
+}
+
+/// Replace this process with the real runtime, `args` untouched.
+pub fn exec(real: &Path, args: &[OsString]) -> anyhow::Error {
+    let err = Command::new(real).args(args).exec();
+    anyhow!("exec {}: {err}", real.display())
+}
+
+/// The arguments as strings for scanning (never passed on in this form).
+pub fn scan_args(args: &[OsString]) -> Invocation {
+    let strings: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    args::scan(&strings)
+}

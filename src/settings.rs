@@ -1,0 +1,49 @@
+//! Where linkshim's settings come from: a flag, else an environment
+//! variable, else the config file, else the default.
+//!
+//! The config file is TOML, `/etc/linkshim/linkshim.toml` unless
+//! `LINKSHIM_CONFIG` names another:
+//!
+//! ```toml
+//! state_dir = "/run/linkshim"   # the registry and hosts files
+//! runtime = "/usr/sbin/runc"    # the real runtime the wrapper execs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const CONFIG_ENV: &str = "LINKSHIM_CONFIG";
+pub const DEFAULT_CONFIG: &str = "/etc/linkshim/linkshim.toml";
+pub const STATE_DIR_ENV: &str = "LINKSHIM_STATE_DIR";
+pub const RUNTIME_ENV: &str = "LINKSHIM_RUNTIME";
+
+/// The config file's content.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub state_dir: Option<PathBuf>,
+    pub runtime: Option<PathBuf>,
+}
+
+impl File {
+    /// Load the config file; a missing one is empty, a broken one an error.
+    pub fn load() -> anyhow::Result<File> {
+        let path = std::env::var_os(CONFIG_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+        }
+    }
+}
+
+/// The state directory: flag, `LINKSHIM_STATE_DIR`, config file, default.
+pub fn state_dir(flag: Option<&Path>, file: &File) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
+        .or_else(|| file.state_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(crate::state_dir::DEFAULT))
+}

@@ -1,0 +1,77 @@
+//! The state directory: created root-only, never through a symlink.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The default state directory (tmpfs: it empties at reboot, like the containers).
+pub const DEFAULT: &str = "/run/linkshim";
+
+/// Why the state directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("state directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state directory {path}: {why} (remove it, or pass another --state-dir)")]
+    Unsafe { path: PathBuf, why: &'static str },
+}
+
+/// Make sure `dir` and `dir/hosts` exist as real directories owned by us,
+/// mode 0700; tighten a looser mode.
+pub fn ensure(dir: &Path) -> Result<(), Error> {
+    for d in [dir.to_path_buf(), hosts_dir(dir)] {
+        let io = |source| Error::Io {
+            path: d.clone(),
+            source,
+        };
+        match fs::DirBuilder::new().mode(0o700).recursive(true).create(&d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let meta = fs::symlink_metadata(&d).map_err(io)?;
+        if meta.file_type().is_symlink() || !meta.is_dir() {
+            return Err(Error::Unsafe {
+                path: d,
+                why: "it is not a directory (a symlink is refused)",
+            });
+        }
+        if meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(Error::Unsafe {
+                path: d,
+                why: "it is owned by another user",
+            });
+        }
+        if meta.mode() & 0o077 != 0 {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the linkers' hosts files live.
+pub fn hosts_dir(dir: &Path) -> PathBuf {
+    dir.join("hosts")
+}
+
+/// The hosts file of `token`, or None when the token is not linkshim's
+/// (only hex digits, 16 to 64 of them, so it can never name another path).
+pub fn hosts_file(dir: &Path, token: &str) -> Option<PathBuf> {
+    let ok = (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| hosts_dir(dir).join(token))
+}
+
+/// A new random hosts token.
+pub fn new_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,142 @@
+//! Smoke tests proving the e2e harness (tests/common) works on real runtimes.
+//! Run: `cargo test --test e2e_harness` (root; LINKSHIM_E2E=required to turn
+//! missing prerequisites into failures instead of SKIP lines).
+
+mod common;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const T: Duration = Duration::from_secs(60);
+
+fn timed(test: &str, start: Instant) {
+    eprintln!("TIME {test}: {:.2}s", start.elapsed().as_secs_f64());
+}
+
+#[test]
+fn podman_runs_busybox() {
+    if !e2e_ready("podman_runs_busybox", &["podman"]) {
+        return;
+    }
+    let start = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp.path());
+    let podman = Podman::new();
+    let name = unique_name("lsh-echo");
+    let out = podman.run_ok(
+        &["run", "--rm", "--name", &name, "--rootfs", rootfs.to_str().unwrap(), "sh", "-c",
+          "echo hello-from-$(cat /www/index.html)"],
+        T,
+    );
+    assert_eq!(out.trim(), "hello-from-linkshim-ok");
+    drop(podman);
+    timed("podman_runs_busybox", start);
+}
+
+#[test]
+fn podman_two_containers_http_by_ip() {
+    if !e2e_ready("podman_two_containers_http_by_ip", &["podman"]) {
+        return;
+    }
+    let start = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp.path());
+    let r = rootfs.to_str().unwrap();
+    let podman = Podman::new();
+    let srv = unique_name("lsh-srv");
+    podman.run_ok(&["run", "-d", "--name", &srv, "--rootfs", r, "httpd", "-f", "-p", "8080", "-h", "/www"], T);
+    let ip = podman.run_ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &srv], T);
+    let ip = ip.trim();
+    assert!(ip.starts_with("10.88."), "unexpected podman address {ip:?}");
+    let cli = unique_name("lsh-cli");
+    let script = sh_retry(&format!("wget -q -O - http://{ip}:8080/"), 50);
+    let out = podman.run_ok(&["run", "--rm", "--name", &cli, "--rootfs", r, "sh", "-c", &script], T);
+    assert_eq!(out.trim(), "linkshim-ok");
+    drop(podman);
+    timed("podman_two_containers_http_by_ip", start);
+}
+
+/// Server bundle in netns A runs httpd; client bundle in netns B resolves
+/// `srv-alias` through a test-written hosts file bind-mounted at /etc/hosts.
+fn oci_pair_over_hosts_alias(runtime: &str) {
+    let start = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp.path());
+    let a = NetNs::new("srv");
+    let b = NetNs::new("cli");
+    assert_ne!(a.ipv4(), b.ipv4());
+
+    let srv_bundle = runc_bundle(
+        &tmp.path().join("srv"),
+        &rootfs,
+        &["httpd", "-f", "-p", "8080", "-h", "/www"],
+        &[("org.linkshim.test", "srv")],
+        Some(&a.path()),
+    );
+    let cfg = read_config(&srv_bundle);
+    assert_eq!(cfg["hostname"], "srv");
+    assert_eq!(cfg["annotations"]["org.linkshim.test"], "srv");
+
+    let hosts = tmp.path().join("hosts");
+    fs::write(&hosts, format!("127.0.0.1\tlocalhost\n{}\tsrv-alias\n", a.ipv4())).unwrap();
+    let script = format!(
+        "hostname; {{ wget -q -O - http://no-such-alias:8080/ 2>&1 || echo NEG-FAILED; }}; {}",
+        sh_retry("wget -q -O - http://srv-alias:8080/", 50)
+    );
+    let cli_bundle = runc_bundle(&tmp.path().join("cli"), &rootfs, &["sh", "-c", &script], &[], Some(&b.path()));
+    bundle_add_bind(&cli_bundle, &hosts, "/etc/hosts", true);
+
+    let srv = OciContainer::new(runtime, &unique_name(&format!("lsh-{runtime}-srv")));
+    srv.run_detached(&srv_bundle);
+    let cli = OciContainer::new(runtime, &unique_name(&format!("lsh-{runtime}-cli")));
+    let out = cli.run_fg(&cli_bundle, T).expect("client container timed out");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{runtime} client failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"cli"), "hostname line; stdout: {stdout}");
+    assert!(stdout.contains("NEG-FAILED"), "unknown alias must not resolve; stdout: {stdout}");
+    assert_eq!(lines.last(), Some(&"linkshim-ok"), "stdout: {stdout}");
+    drop((cli, srv, a, b));
+    timed(&format!("{runtime}_netns_hosts_alias"), start);
+}
+
+#[test]
+fn runc_netns_hosts_alias() {
+    if !e2e_ready("runc_netns_hosts_alias", &["runc", "ip"]) {
+        return;
+    }
+    oci_pair_over_hosts_alias("runc");
+}
+
+#[test]
+fn crun_netns_hosts_alias() {
+    if !e2e_ready("crun_netns_hosts_alias", &["crun", "runc", "ip"]) {
+        return;
+    }
+    prepare_cgroups();
+    oci_pair_over_hosts_alias("crun");
+}
+
+#[test]
+fn containerd_runs_busybox() {
+    if !e2e_ready("containerd_runs_busybox", &["containerd", "ctr", "podman", "tar"]) {
+        return;
+    }
+    let start = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp.path());
+    let ctrd = Containerd::start();
+    let image = ctrd.import_busybox(&rootfs, "lsh");
+    let id = unique_name("lsh-ctr");
+    let out = run_ok(ctrd.ctr().args(["-n", "lsh", "run", "--rm", &image, &id, "echo", "hi"]), T);
+    assert_eq!(out.trim(), "hi");
+    drop(ctrd);
+    timed("containerd_runs_busybox", start);
+}
