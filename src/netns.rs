@@ -13,19 +13,19 @@ use nix::sched::{CloneFlags, setns};
 /// Why a namespace's addresses could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("network namespace {path}: cannot open: {source}")]
+    #[error("network namespace {path}: cannot open")]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("network namespace {path}: cannot enter: {source}")]
+    #[error("network namespace {path}: cannot enter")]
     Enter {
         path: PathBuf,
         #[source]
         source: nix::Error,
     },
-    #[error("network namespace {path}: cannot list addresses: {source}")]
+    #[error("network namespace {path}: cannot list addresses")]
     List {
         path: PathBuf,
         #[source]

@@ -42,31 +42,31 @@ pub enum Outcome {
 /// Why a container could not be prepared; every variant names the container.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("container {container:?}: {source}")]
+    #[error("container {container:?}")]
     Annotation {
         container: String,
         #[source]
         source: annotation::Error,
     },
-    #[error("container {container:?}: {source}")]
+    #[error("container {container:?}")]
     Link {
         container: String,
         #[source]
         source: resolve::Error,
     },
-    #[error("container {container:?}: {source}")]
+    #[error("container {container:?}")]
     Registry {
         container: String,
         #[source]
         source: registry::Error,
     },
-    #[error("container {container:?}: {source}")]
+    #[error("container {container:?}")]
     StateDir {
         container: String,
         #[source]
         source: state_dir::Error,
     },
-    #[error("container {container:?}: hosts file {path}: {source}")]
+    #[error("container {container:?}: hosts file {path}")]
     Hosts {
         container: String,
         path: PathBuf,

@@ -10,7 +10,7 @@ pub const DEFAULT: &str = "/run/linkshim";
 /// Why the state directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {path}")]
     Io {
         path: PathBuf,
         #[source]

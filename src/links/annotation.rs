@@ -164,6 +164,19 @@ pub fn sort_ports(ports: &mut Vec<Port>) {
     ports.dedup();
 }
 
+/// The entries of a list annotation: separated by commas or white space
+/// (podman 4 splits `--annotation` values at commas, so `a b` is the
+/// podman-friendly spelling of `a,b`). Empty entries between commas are kept,
+/// so that the parser can refuse them.
+fn entries(text: &str) -> Vec<&str> {
+    text.split(',')
+        .flat_map(|chunk| {
+            let words: Vec<&str> = chunk.split_whitespace().collect();
+            if words.is_empty() { vec![""] } else { words }
+        })
+        .collect()
+}
+
 /// Parse `io.linkshim.links`.
 pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
     let bad = |item: &str, why: String| Error::BadLink {
@@ -175,8 +188,7 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
     if text.trim().is_empty() {
         return Ok(links);
     }
-    for item in text.split(',') {
-        let item = item.trim();
+    for item in entries(text) {
         if item.is_empty() {
             return Err(bad(text, "an entry is empty".into()));
         }
@@ -210,8 +222,7 @@ pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
     if text.trim().is_empty() {
         return Ok(ports);
     }
-    for item in text.split(',') {
-        let item = item.trim();
+    for item in entries(text) {
         let bad = |why: &str| Error::BadPort {
             annotation: EXPOSE.to_string(),
             text: item.to_string(),

@@ -12,13 +12,13 @@ use serde_json::{Map, Value};
 /// Why a config could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a valid OCI config: {source}")]
+    #[error("{path}: not a valid OCI config")]
     Json {
         path: PathBuf,
         #[source]

@@ -13,7 +13,7 @@ use crate::links::annotation::{Name, Port};
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("registry {path}: {source}")]
+    #[error("registry {path}")]
     Db {
         path: PathBuf,
         #[source]
