@@ -35,13 +35,13 @@ pub enum Error {
         text: String,
         why: &'static str,
     },
-    #[error("annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], comma separated)")]
+    #[error("annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], separated by commas or spaces)")]
     BadLink {
         annotation: String,
         text: String,
         why: String,
     },
-    #[error("annotation {annotation}: {text:?} is not a valid port: {why} (write port[/proto] or start-end[/proto], proto tcp, udp or sctp)")]
+    #[error("annotation {annotation}: {text:?} is not a valid port: {why} (write port[/proto] or start-end[/proto], proto tcp, udp or sctp, separated by commas or spaces)")]
     BadPort {
         annotation: String,
         text: String,
@@ -225,7 +225,7 @@ pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
     for item in entries(text) {
         let bad = |why: &str| Error::BadPort {
             annotation: EXPOSE.to_string(),
-            text: item.to_string(),
+            text: if item.is_empty() { text } else { item }.to_string(),
             why: why.to_string(),
         };
         if item.is_empty() {
@@ -308,4 +308,114 @@ pub fn parse_request(annotations: &BTreeMap<String, String>, hostname: Option<&s
         None => Vec::new(),
     };
     Ok(Request { name, links, expose })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(n: u16, proto: Proto) -> Port {
+        Port { number: n, proto }
+    }
+
+    #[test]
+    fn links_valid() {
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            ("mysql_server:db", &[("mysql_server", "db")]),
+            ("redis", &[("redis", "redis")]),
+            ("a:x, b:y", &[("a", "x"), ("b", "y")]),
+            ("a:x b:y", &[("a", "x"), ("b", "y")]),
+            ("web.1:my-web", &[("web.1", "my-web")]),
+            ("", &[]),
+        ];
+        for (text, want) in cases {
+            let got = parse_links(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let got: Vec<(&str, &str)> = got.iter().map(|l| (l.target.as_str(), l.alias.as_str())).collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn links_invalid() {
+        let cases: &[(&str, &str)] = &[
+            ("a,,b", "an entry is empty"),
+            ("a:", "alias"),
+            (":b", "target"),
+            ("a:b:c", "only letters"),
+            ("-a", "must start"),
+            ("a:x,b:x", "used by two links"),
+            ("a b\nc:$(x)", "must start"),
+            ("a/b", "only letters"),
+        ];
+        for (text, want) in cases {
+            let err = parse_links(text).expect_err(text).to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(err.contains(LINKS), "{text:?}: the error names the annotation: {err}");
+        }
+    }
+
+    #[test]
+    fn expose_valid() {
+        use Proto::*;
+        let cases: &[(&str, &[Port])] = &[
+            ("80", &[p(80, Tcp)]),
+            ("53/udp,80", &[p(80, Tcp), p(53, Udp)]),
+            ("7000-7002", &[p(7000, Tcp), p(7001, Tcp), p(7002, Tcp)]),
+            ("9/SCTP 8/udp", &[p(8, Udp), p(9, Sctp)]),
+            ("80,80/tcp", &[p(80, Tcp)]),
+            ("65535", &[p(65535, Tcp)]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&parse_expose(text).unwrap(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn expose_invalid() {
+        let cases: &[(&str, &str)] = &[
+            ("0", "1 to 65535"),
+            ("65536", "1 to 65535"),
+            ("80/icmp", "unknown protocol"),
+            ("x", "1 to 65535"),
+            ("+80", "sign"),
+            ("90-80", "above its end"),
+            ("80,", "empty"),
+            ("80-", "1 to 65535"),
+        ];
+        for (text, want) in cases {
+            let err = parse_expose(text).expect_err(text).to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(err.contains(EXPOSE) && err.contains(text.split(',').next().unwrap()), "{err}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "mysql_server", "web-1", "a.b", "9x"] {
+            Name::parse(NAME, ok).unwrap();
+        }
+        for bad in ["", "-a", "_a", "a b", "a\n", "a/b", "é", &"x".repeat(129)] {
+            let err = Name::parse(NAME, bad).expect_err(bad).to_string();
+            assert!(err.contains(NAME), "{err}");
+        }
+    }
+
+    #[test]
+    fn name_fallbacks() {
+        let ann = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let cases: &[(&[(&str, &str)], Option<&str>, Option<&str>)] = &[
+            (&[(NAME, "own"), ("nerdctl/name", "nerd")], Some("host"), Some("own")),
+            (&[("nerdctl/name", "nerd")], Some("host"), Some("nerd")),
+            (&[("io.kubernetes.cri.container-name", "k8s")], Some("host"), Some("k8s")),
+            (&[], Some("host"), Some("host")),
+            (&[], None, None),
+        ];
+        for (pairs, hostname, want) in cases {
+            let got = container_name(&ann(pairs), *hostname).ok();
+            assert_eq!(got.as_ref().map(Name::as_str), *want, "{pairs:?}");
+        }
+        assert!(container_name(&ann(&[(NAME, "bad name")]), Some("host")).is_err());
+    }
 }

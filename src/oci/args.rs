@@ -92,3 +92,81 @@ pub fn scan(args: &[String]) -> Invocation {
     inv.id = positionals.pop();
     inv
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn scans() {
+        struct Case {
+            desc: &'static str,
+            args: &'static [&'static str],
+            sub: Option<&'static str>,
+            bundle: Option<&'static str>,
+            id: Option<&'static str>,
+        }
+        let cases = [
+            Case {
+                desc: "podman's create",
+                args: &[
+                    "--root", "/run/runc", "--log", "/x/log.json", "--log-format", "json", "--systemd-cgroup",
+                    "create", "--bundle", "/b", "--pid-file", "/p", "--console-socket", "/s", "abc",
+                ],
+                sub: Some("create"),
+                bundle: Some("/b"),
+                id: Some("abc"),
+            },
+            Case {
+                desc: "runc run with -b and =",
+                args: &["run", "-d", "--bundle=/b2", "ctr"],
+                sub: Some("run"),
+                bundle: Some("/b2"),
+                id: Some("ctr"),
+            },
+            Case {
+                desc: "short -b",
+                args: &["--debug", "run", "-b", "/b3", "--no-pivot", "x"],
+                sub: Some("run"),
+                bundle: Some("/b3"),
+                id: Some("x"),
+            },
+            Case {
+                desc: "no bundle: the current directory",
+                args: &["create", "id1"],
+                sub: Some("create"),
+                bundle: None,
+                id: Some("id1"),
+            },
+            Case {
+                desc: "unknown global flag with = does not eat the subcommand",
+                args: &["--new-flag=1", "delete", "id2"],
+                sub: Some("delete"),
+                bundle: None,
+                id: Some("id2"),
+            },
+            Case {
+                desc: "--version",
+                args: &["--version"],
+                sub: None,
+                bundle: None,
+                id: None,
+            },
+        ];
+        for c in cases {
+            let inv = scan(&s(c.args));
+            assert_eq!(inv.subcommand.as_deref(), c.sub, "{}", c.desc);
+            assert_eq!(inv.bundle.as_deref(), c.bundle.map(std::path::Path::new), "{}", c.desc);
+            assert_eq!(inv.id.as_deref(), c.id, "{}", c.desc);
+        }
+        let inv = scan(&s(&["--log", "/l", "--log-format=json", "create", "x"]));
+        assert_eq!(inv.log.as_deref(), Some(std::path::Path::new("/l")));
+        assert_eq!(inv.log_format.as_deref(), Some("json"));
+        assert!(inv.creates());
+        assert!(!scan(&s(&["start", "x"])).creates());
+    }
+}

@@ -440,3 +440,153 @@ fn decode(raw: Raw) -> Result<Record, String> {
         created,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{boot_id, pid_start_time};
+
+    fn rec(id: &str, name: &str) -> Record {
+        let pid = std::process::id() as i32;
+        Record {
+            id: id.into(),
+            name: Name::parse("t", name).unwrap(),
+            service: None,
+            index: None,
+            addrs: vec!["10.0.0.2".parse().unwrap()],
+            ports: crate::links::annotation::parse_expose("80").unwrap(),
+            env: vec![("A".into(), "1=2".into())],
+            links: vec![],
+            url: None,
+            pid: Some(pid),
+            pid_start: pid_start_time(pid),
+            boot_id: boot_id(),
+            created: 1,
+        }
+    }
+
+    fn replica(id: &str, service: &str) -> Record {
+        let mut r = rec(id, id);
+        r.service = Some(Name::parse("t", service).unwrap());
+        r
+    }
+
+    #[test]
+    fn register_lookup_unregister() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let r = rec("id1", "db");
+        reg.register(&r).unwrap();
+        assert_eq!(reg.lookup("db").unwrap(), Some(r.clone()));
+        assert_eq!(reg.lookup("nope").unwrap(), None);
+        // Registering again is harmless.
+        reg.register(&r).unwrap();
+        assert_eq!(reg.list().unwrap().len(), 1);
+        // A second process sees it.
+        let mut other = Registry::open(dir.path()).unwrap();
+        assert_eq!(other.get("id1").unwrap(), Some(r));
+        assert!(reg.unregister("id1").unwrap());
+        assert!(!reg.unregister("id1").unwrap());
+        assert_eq!(other.lookup("db").unwrap(), None);
+    }
+
+    #[test]
+    fn stale_records_count_as_absent_and_are_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let mut wrong_start = rec("a", "a");
+        wrong_start.pid_start = wrong_start.pid_start.map(|s| s + 1);
+        let mut other_boot = rec("b", "b");
+        other_boot.boot_id = "not-this-boot".into();
+        let mut gone = rec("c", "c");
+        gone.pid = Some(i32::MAX - 1);
+        for r in [&wrong_start, &other_boot, &gone] {
+            reg.register(r).unwrap();
+        }
+        for name in ["a", "b", "c"] {
+            assert_eq!(reg.lookup(name).unwrap(), None, "{name}");
+        }
+        let left: i64 = reg
+            .conn
+            .query_row("SELECT count(*) FROM containers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "stale rows are deleted");
+    }
+
+    #[test]
+    fn a_live_name_is_not_taken_twice_but_a_stale_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("one", "db")).unwrap();
+        let err = reg.register(&rec("two", "db")).unwrap_err();
+        assert!(matches!(err, Error::NameInUse { ref id, .. } if id == "one"), "{err}");
+        let mut stale = rec("three", "cache");
+        stale.boot_id = "old".into();
+        reg.register(&stale).unwrap();
+        reg.register(&rec("four", "cache")).unwrap();
+        assert_eq!(reg.lookup("cache").unwrap().unwrap().id, "four");
+    }
+
+    #[test]
+    fn service_indexes_are_stable_and_reused_only_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let idx = |reg: &mut Registry, id: &str| reg.register(&replica(id, "web")).unwrap().index;
+        assert_eq!(idx(&mut reg, "w1"), Some(1));
+        assert_eq!(idx(&mut reg, "w2"), Some(2));
+        assert_eq!(idx(&mut reg, "w3"), Some(3));
+        assert_eq!(idx(&mut reg, "w2"), Some(2), "registering again keeps the index");
+        reg.unregister("w2").unwrap();
+        assert_eq!(idx(&mut reg, "w4"), Some(2), "a freed index is reused");
+        assert_eq!(idx(&mut reg, "w5"), Some(4));
+        let members: Vec<_> = reg.service("web").unwrap().into_iter().map(|r| (r.id, r.index)).collect();
+        assert_eq!(
+            members,
+            vec![
+                ("w1".to_string(), Some(1)),
+                ("w4".into(), Some(2)),
+                ("w3".into(), Some(3)),
+                ("w5".into(), Some(4))
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_registrations_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        Registry::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let path = dir.path();
+                s.spawn(move || {
+                    let mut reg = Registry::open(path).unwrap();
+                    for i in 0..25 {
+                        reg.register(&replica(&format!("c{t}-{i}"), "svc")).unwrap();
+                    }
+                });
+            }
+        });
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let all = reg.service("svc").unwrap();
+        assert_eq!(all.len(), 200);
+        let mut idx: Vec<u32> = all.iter().filter_map(|r| r.index).collect();
+        idx.sort();
+        assert_eq!(idx, (1..=200).collect::<Vec<u32>>(), "indexes are unique and dense");
+    }
+
+    #[test]
+    fn resources_share_the_name_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let res = Resource {
+            name: Name::parse("t", "pg").unwrap(),
+            url: "postgres://u:p@10.1.2.3:5432/db".into(),
+            env: vec![],
+        };
+        reg.put_resource(&res).unwrap();
+        assert_eq!(reg.resource("pg").unwrap(), Some(res));
+        assert!(matches!(reg.register(&rec("x", "pg")), Err(Error::NameIsResource { .. })));
+        assert!(reg.remove_resource("pg").unwrap());
+        reg.register(&rec("x", "pg")).unwrap();
+    }
+}

@@ -105,3 +105,216 @@ pub fn ports_list(ip: IpAddr, ports: &[Port]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::links::annotation::parse_expose;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
+        v.sort();
+        v
+    }
+
+    /// The Docker 20.10 example of LINKS-REFERENCE.md, variable for variable.
+    #[test]
+    fn docker_reference_example() {
+        let ports = parse_expose("3306,33060/udp,7000-7002").unwrap();
+        let own = env(&[("MYSQL_ROOT_PASSWORD", "secret"), ("PATH", "/usr/bin"), ("HOME", "/root")]);
+        let got = docker_link_env(
+            &prefix("db"),
+            "webapp",
+            "db",
+            TargetView {
+                ip: Some("172.17.0.2".parse().unwrap()),
+                ports: &ports,
+                env: &own,
+            },
+        );
+        let mut want = vec![
+            ("DB_NAME", "/webapp/db"),
+            ("DB_PORT", "tcp://172.17.0.2:3306"),
+            ("DB_ENV_MYSQL_ROOT_PASSWORD", "secret"),
+            ("DB_PORT_7000_TCP_START", "tcp://172.17.0.2:7000"),
+            ("DB_PORT_7000_TCP_PORT_START", "7000"),
+            ("DB_PORT_7000_TCP_END", "tcp://172.17.0.2:7002"),
+            ("DB_PORT_7000_TCP_PORT_END", "7002"),
+        ];
+        let per_port = [
+            ("3306", "TCP", "tcp"),
+            ("7000", "TCP", "tcp"),
+            ("7001", "TCP", "tcp"),
+            ("7002", "TCP", "tcp"),
+            ("33060", "UDP", "udp"),
+        ];
+        let mut owned = Vec::new();
+        for (n, up, lo) in per_port {
+            owned.push((format!("DB_PORT_{n}_{up}"), format!("{lo}://172.17.0.2:{n}")));
+            owned.push((format!("DB_PORT_{n}_{up}_ADDR"), "172.17.0.2".to_string()));
+            owned.push((format!("DB_PORT_{n}_{up}_PORT"), n.to_string()));
+            owned.push((format!("DB_PORT_{n}_{up}_PROTO"), lo.to_string()));
+        }
+        let mut want: Vec<(String, String)> = want
+            .drain(..)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(owned)
+            .collect();
+        want.sort();
+        assert_eq!(sorted(got), want);
+    }
+
+    #[test]
+    fn table() {
+        struct Case {
+            desc: &'static str,
+            alias: &'static str,
+            expose: &'static str,
+            env: &'static [(&'static str, &'static str)],
+            want_has: &'static [(&'static str, &'static str)],
+            want_not: &'static [&'static str],
+            count: usize,
+        }
+        let cases = [
+            Case {
+                desc: "no exposed ports: only _NAME and _ENV_",
+                alias: "cache",
+                expose: "",
+                env: &[("A", "1"), ("HOSTNAME", "x"), ("TERM", "xterm"), ("container", "podman")],
+                want_has: &[("CACHE_NAME", "/web/cache"), ("CACHE_ENV_A", "1")],
+                want_not: &["CACHE_PORT", "CACHE_ENV_HOSTNAME", "CACHE_ENV_TERM", "CACHE_ENV_container"],
+                count: 2,
+            },
+            Case {
+                desc: "dashes and dots in the alias become underscores",
+                alias: "my-db.v2",
+                expose: "5432",
+                env: &[],
+                want_has: &[("MY_DB_V2_NAME", "/web/my-db.v2"), ("MY_DB_V2_PORT", "tcp://10.0.0.5:5432")],
+                want_not: &[],
+                count: 6,
+            },
+            Case {
+                desc: "udp only: _PORT is the udp URL",
+                alias: "dns",
+                expose: "53/udp",
+                env: &[],
+                want_has: &[("DNS_PORT", "udp://10.0.0.5:53"), ("DNS_PORT_53_UDP_PROTO", "udp")],
+                want_not: &["DNS_PORT_53_TCP"],
+                count: 6,
+            },
+            Case {
+                desc: "tcp sorts before udp even with a lower udp number",
+                alias: "x",
+                expose: "9000,53/udp",
+                env: &[],
+                want_has: &[("X_PORT", "tcp://10.0.0.5:9000")],
+                want_not: &[],
+                count: 10,
+            },
+            Case {
+                desc: "a value keeps its '=' whole",
+                alias: "x",
+                expose: "",
+                env: &[("DSN", "a=b=c")],
+                want_has: &[("X_ENV_DSN", "a=b=c")],
+                want_not: &[],
+                count: 2,
+            },
+            Case {
+                desc: "two runs of one protocol, split by a gap",
+                alias: "r",
+                expose: "80-81,83-84",
+                env: &[],
+                want_has: &[("R_PORT_80_TCP_PORT_END", "81"), ("R_PORT_83_TCP_PORT_END", "84")],
+                want_not: &["R_PORT_81_TCP_START", "R_PORT_82_TCP"],
+                count: 2 + 4 * 4 + 8,
+            },
+            Case {
+                desc: "consecutive numbers of different protocols are no run",
+                alias: "m",
+                expose: "5000,5001/udp",
+                env: &[],
+                want_has: &[],
+                want_not: &["M_PORT_5000_TCP_START", "M_PORT_5001_UDP_START"],
+                count: 10,
+            },
+            Case {
+                desc: "sctp after udp",
+                alias: "s",
+                expose: "7/sctp,8/udp",
+                env: &[],
+                want_has: &[("S_PORT", "udp://10.0.0.5:8"), ("S_PORT_7_SCTP", "sctp://10.0.0.5:7")],
+                want_not: &[],
+                count: 10,
+            },
+        ];
+        for c in cases {
+            let ports = parse_expose(c.expose).unwrap();
+            let own = env(c.env);
+            let got = docker_link_env(
+                &prefix(c.alias),
+                "web",
+                c.alias,
+                TargetView {
+                    ip: Some("10.0.0.5".parse().unwrap()),
+                    ports: &ports,
+                    env: &own,
+                },
+            );
+            for (k, v) in c.want_has {
+                assert!(
+                    got.iter().any(|(gk, gv)| gk == k && gv == v),
+                    "{}: want {k}={v} in {got:?}",
+                    c.desc
+                );
+            }
+            for k in c.want_not {
+                assert!(!got.iter().any(|(gk, _)| gk == k), "{}: {k} must not be set", c.desc);
+            }
+            assert_eq!(got.len(), c.count, "{}: {got:?}", c.desc);
+        }
+    }
+
+    #[test]
+    fn prefix_table() {
+        for (alias, want) in [
+            ("db", "DB"),
+            ("my-db", "MY_DB"),
+            ("a.b", "A_B"),
+            ("web_1", "WEB_1"),
+            ("X9", "X9"),
+        ] {
+            assert_eq!(prefix(alias), want, "{alias}");
+        }
+    }
+
+    #[test]
+    fn ipv6_urls_are_bracketed() {
+        let ports = parse_expose("80").unwrap();
+        let got = docker_link_env(
+            "W",
+            "l",
+            "w",
+            TargetView {
+                ip: Some("fd00::5".parse().unwrap()),
+                ports: &ports,
+                env: &[],
+            },
+        );
+        assert!(got.contains(&("W_PORT".into(), "tcp://[fd00::5]:80".into())));
+        assert!(got.contains(&("W_PORT_80_TCP_ADDR".into(), "fd00::5".into())));
+    }
+
+    #[test]
+    fn ports_list_in_docker_order() {
+        let ports = parse_expose("33060/udp,3306").unwrap();
+        assert_eq!(
+            ports_list("172.17.0.5".parse().unwrap(), &ports),
+            "tcp://172.17.0.5:3306,udp://172.17.0.5:33060"
+        );
+    }
+}

@@ -98,3 +98,57 @@ pub fn render(base: &str, lines: &[Line]) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "330ef1855f7165c9ff8ace36d91382d88d54b581afe23684a73782590ab3dc59";
+
+    #[test]
+    fn docker_line_format() {
+        let cases: &[(&str, &str, &[&str], &[&str])] = &[
+            ("db", "mysql_server", &["172.17.0.2"], &["172.17.0.2\tdb 330ef1855f71 mysql_server"]),
+            ("db", "db", &["172.17.0.2"], &["172.17.0.2\tdb 330ef1855f71"]),
+            (
+                "db",
+                "mysql",
+                &["10.0.0.2", "fd00::2"],
+                &["10.0.0.2\tdb 330ef1855f71 mysql", "fd00::2\tdb 330ef1855f71 mysql"],
+            ),
+            ("db", "mysql", &[], &[]),
+        ];
+        for (alias, name, addrs, want) in cases {
+            let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
+            let got: Vec<String> = link_lines(alias, ID, name, &addrs).iter().map(Line::render).collect();
+            assert_eq!(&got, want, "{alias} -> {name}");
+        }
+    }
+
+    #[test]
+    fn short_ids() {
+        assert_eq!(short_id(ID), "330ef1855f71");
+        assert_eq!(short_id("tgt1"), "tgt1");
+    }
+
+    #[test]
+    fn block_is_replaced_not_stacked() {
+        let base = "127.0.0.1\tlocalhost\n10.88.0.9\tme\n";
+        let lines = link_lines("db", ID, "mysql", &["10.0.0.2".parse().unwrap()]);
+        let once = render(base, &lines);
+        let twice = render(&once, &lines);
+        assert_eq!(once, twice);
+        assert!(once.starts_with(base));
+        assert_eq!(once.matches(BEGIN).count(), 1);
+        let none = render(&once, &[]);
+        assert_eq!(none, base);
+    }
+
+    #[test]
+    fn default_base_names_the_container() {
+        let b = default_base(Some("webapp"));
+        assert!(b.contains("127.0.0.1\tlocalhost\n"));
+        assert!(b.contains("127.0.1.1\twebapp\n"));
+        assert!(!default_base(None).contains("127.0.1.1"));
+    }
+}
