@@ -1,0 +1,77 @@
+//! Shared pieces of the binary-level tests: fixtures, a private state dir,
+//! and registry records made through linkshim's own code.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use linkshim::links::annotation::{Name, parse_expose};
+use linkshim::registry::{Record, Registry, boot_id, pid_start_time};
+
+/// A private state directory for one test.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub state: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        Fixture { dir, state }
+    }
+
+    /// A file of tests/fixtures.
+    pub fn read(name: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    }
+
+    /// `linkshim --state-dir STATE ARGS...`, with no config file.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_linkshim"));
+        c.arg("--state-dir").arg(&self.state).args(args);
+        c.env("LINKSHIM_CONFIG", self.dir.path().join("no-config.toml"));
+        c.env_remove("LINKSHIM_STATE_DIR").env_remove("LINKSHIM_RUNTIME");
+        c
+    }
+}
+
+/// Run `cmd` with `input` on stdin.
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `linkshim hook precreate` on `input`.
+pub fn precreate(fx: &Fixture, input: &[u8]) -> Output {
+    run_with_stdin(fx.cmd(&["hook", "precreate"]), input)
+}
+
+/// Register a live target at 10.0.0.2 (its pid is this test process).
+pub fn register_target(fx: &Fixture, id: &str, name: &str, expose: &str, env: &[(&str, &str)]) -> Record {
+    linkshim::state_dir::ensure(&fx.state).unwrap();
+    let pid = std::process::id() as i32;
+    let rec = Record {
+        id: id.into(),
+        name: Name::parse("test", name).unwrap(),
+        service: None,
+        index: None,
+        addrs: vec!["10.0.0.2".parse().unwrap()],
+        ports: parse_expose(expose).unwrap(),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        links: vec![],
+        url: None,
+        pid: Some(pid),
+        pid_start: pid_start_time(pid),
+        boot_id: boot_id(),
+        created: 0,
+    };
+    Registry::open(&fx.state).unwrap().register(&rec).unwrap()
+}
