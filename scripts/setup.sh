@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what linkshim's tests and demo need on a Debian machine (as root)
+# and prepare the machine: idempotent, quick when everything is there.
+set -euo pipefail
+
+missing=()
+for p in runc crun podman containerd busybox-static iproute2 jq; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
+fi
+
+# crun refuses cgroup v2 controllers on this hybrid layout: move hugetlb to v1.
+if [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mountpoint -q /sys/fs/cgroup/hugetlb || mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
+fi
+
+# ctr looks for CNI plugins in /opt/cni/bin; Debian ships them in /usr/lib/cni.
+if [ -d /usr/lib/cni ] && [ ! -e /opt/cni/bin ]; then
+    mkdir -p /opt/cni
+    ln -s /usr/lib/cni /opt/cni/bin
+fi

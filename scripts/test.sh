@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tables, the binary on fixtures with a fake
+# runtime, and end-to-end runs on real runc, crun, podman and containerd.
+# As root on Debian; end-to-end tests skip with a message when they cannot
+# run, unless LINKSHIM_E2E=required (CI), where that is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# rustup installs cargo under ~/.cargo/bin, which a non-login shell may lack.
+[ -d "${HOME:-/root}/.cargo/bin" ] && export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+if [ "$(id -u)" = 0 ]; then
+    scripts/setup.sh
+fi
+cargo build --quiet
+cargo test --no-fail-fast "$@"
