@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -52,7 +52,8 @@ pub fn e2e_ready(test: &str, tools: &[&str]) -> bool {
     if std::env::var("LINKSHIM_E2E").as_deref() == Ok("required") {
         panic!("{test}: LINKSHIM_E2E=required but {reason}");
     }
-    eprintln!("SKIP {test}: {reason}");
+    // Straight to fd 2: libtest captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
     false
 }
 
@@ -89,7 +90,11 @@ pub fn linkshim_bin() -> PathBuf {
 /// `<prefix>-<pid>-<counter>`. Usable as container id / podman name.
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Polls `cond` every 20 ms until it is true (returns true) or `timeout`
@@ -139,7 +144,11 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> Option<Output> {
         // A grandchild may still hold the pipes; do not join the readers.
         return None;
     };
-    Some(Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() })
+    Some(Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    })
 }
 
 /// Runs `cmd` within `timeout`; panics (showing command, status, stdout and
@@ -171,12 +180,12 @@ pub fn cmd<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Command {
     c
 }
 
-/// A busybox shell snippet that retries `cmd` every 0.1 s, at most `tries`
-/// times, and exits 0 on its first success, 1 otherwise (bounded loop that
-/// runs inside a container with only busybox builtins).
+/// A busybox shell snippet (a subshell, so it composes with `&&`) that
+/// retries `cmd` every 0.1 s, at most `tries` times, and exits 0 on its first
+/// success, 1 otherwise: a bounded loop using only busybox builtins.
 pub fn sh_retry(cmd: &str, tries: u32) -> String {
     format!(
-        "i=0; while [ $i -lt {tries} ]; do {cmd} && exit 0; i=$((i+1)); sleep 0.1; done; exit 1"
+        "(i=0; while [ $i -lt {tries} ]; do {cmd} && exit 0; i=$((i+1)); sleep 0.1; done; exit 1)"
     )
 }
 
@@ -206,12 +215,13 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() {
-            if let Ok(n) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(n);
-                i += 4;
-                continue;
-            }
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && let Ok(n) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+        {
+            out.push(n);
+            i += 4;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -229,7 +239,10 @@ pub fn unmount_under(dir: &Path) -> bool {
         }
         for m in mounts {
             if !run_quiet(Command::new("umount").arg(&m), Duration::from_secs(10)) {
-                run_quiet(Command::new("umount").arg("-l").arg(&m), Duration::from_secs(10));
+                run_quiet(
+                    Command::new("umount").arg("-l").arg(&m),
+                    Duration::from_secs(10),
+                );
             }
         }
     }
@@ -244,7 +257,10 @@ fn remove_tempdir_safely(dir: TempDir) {
         drop(dir);
     } else {
         let kept = dir.keep();
-        eprintln!("harness: mounts remain under {}, leaving it in place", kept.display());
+        eprintln!(
+            "harness: mounts remain under {}, leaving it in place",
+            kept.display()
+        );
     }
 }
 
@@ -254,8 +270,8 @@ fn remove_tempdir_safely(dir: TempDir) {
 
 /// Busybox applets linked into every test rootfs.
 pub const APPLETS: &[&str] = &[
-    "sh", "env", "cat", "true", "sleep", "ip", "hostname", "nc", "wget", "httpd", "echo",
-    "ls", "grep",
+    "sh", "env", "cat", "true", "sleep", "ip", "hostname", "nc", "wget", "httpd", "echo", "ls",
+    "grep",
 ];
 
 /// Builds a busybox rootfs at `dir/rootfs` and returns its path:
@@ -309,14 +325,28 @@ pub fn prepare_cgroups() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let ctl = Path::new("/sys/fs/cgroup/unified/cgroup.controllers");
-        let busy = || fs::read_to_string(ctl).map(|s| !s.trim().is_empty()).unwrap_or(false);
+        let busy = || {
+            fs::read_to_string(ctl)
+                .map(|s| !s.trim().is_empty())
+                .unwrap_or(false)
+        };
         if !busy() {
             return;
         }
         let _ = fs::create_dir_all("/sys/fs/cgroup/hugetlb");
         // Fails with "already mounted" when another process raced us: fine.
         run_quiet(
-            &mut cmd("mount", &["-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"]),
+            &mut cmd(
+                "mount",
+                &[
+                    "-t",
+                    "cgroup",
+                    "-o",
+                    "hugetlb",
+                    "cgroup",
+                    "/sys/fs/cgroup/hugetlb",
+                ],
+            ),
             Duration::from_secs(10),
         );
         if busy() {
@@ -361,7 +391,10 @@ impl Podman {
     /// limit; podman's defaults fail with `setrlimit ... not permitted`).
     pub fn new() -> Podman {
         prepare_cgroups();
-        let dir = tempfile::Builder::new().prefix("lsh-podman-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lsh-podman-")
+            .tempdir()
+            .unwrap();
         for d in ["root", "runroot", "hooks.d"] {
             fs::create_dir_all(dir.path().join(d)).unwrap();
         }
@@ -408,7 +441,10 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        run_quiet(self.cmd().args(["rm", "-af", "-t", "0"]), Duration::from_secs(60));
+        run_quiet(
+            self.cmd().args(["rm", "-af", "-t", "0"]),
+            Duration::from_secs(60),
+        );
         // podman leaves the overlay home bind mount and per-container shm.
         if let Some(dir) = self.dir.take() {
             remove_tempdir_safely(dir);
@@ -442,11 +478,22 @@ impl Bridge {
     fn new() -> Bridge {
         fs::create_dir_all(SUBNET_LOCK_DIR).unwrap();
         let me = std::process::id().to_string();
-        let host_addrs = run_ok(&mut cmd("ip", &["-4", "-o", "addr", "show"]), Duration::from_secs(10));
+        let host_addrs = run_ok(
+            &mut cmd("ip", &["-4", "-o", "addr", "show"]),
+            Duration::from_secs(10),
+        );
+        let links = run_ok(
+            &mut cmd("ip", &["-o", "link", "show"]),
+            Duration::from_secs(10),
+        );
         for n in 1..=250u8 {
             let lock = Path::new(SUBNET_LOCK_DIR).join(format!("subnet-{n}"));
             let name = format!("lsbr{n}");
-            let took = match fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            let took = match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
                 Ok(_) => true,
                 Err(_) => {
                     let owner = fs::read_to_string(&lock).unwrap_or_default();
@@ -454,7 +501,10 @@ impl Bridge {
                         false
                     } else {
                         // Stale from a killed run: reclaim lock and bridge.
-                        run_quiet(&mut cmd("ip", &["link", "del", &name]), Duration::from_secs(10));
+                        run_quiet(
+                            &mut cmd("ip", &["link", "del", &name]),
+                            Duration::from_secs(10),
+                        );
                         true
                     }
                 }
@@ -463,21 +513,44 @@ impl Bridge {
                 continue;
             }
             fs::write(&lock, &me).unwrap();
-            if host_addrs.contains(&format!(" 10.231.{n}.")) {
-                continue; // someone else uses it without our lock: keep it locked, skip
+            if host_addrs.contains(&format!(" 10.231.{n}."))
+                || links.contains(&format!(": {name}:"))
+            {
+                // In use by something outside this harness: leave it alone.
+                let _ = fs::remove_file(&lock);
+                continue;
             }
             let to = Duration::from_secs(10);
-            run_ok(&mut cmd("ip", &["link", "add", &name, "type", "bridge"]), to);
-            run_ok(&mut cmd("ip", &["addr", "add", &format!("10.231.{n}.1/24"), "dev", &name]), to);
+            run_ok(
+                &mut cmd("ip", &["link", "add", &name, "type", "bridge"]),
+                to,
+            );
+            run_ok(
+                &mut cmd(
+                    "ip",
+                    &["addr", "add", &format!("10.231.{n}.1/24"), "dev", &name],
+                ),
+                to,
+            );
             run_ok(&mut cmd("ip", &["link", "set", &name, "up"]), to);
             // br_netfilter is loaded here: bridged traffic crosses FORWARD,
             // whose policy becomes DROP once dockerd runs. Allow our bridge.
             let fw_rule = which("iptables").is_some()
                 && run_quiet(
-                    &mut cmd("iptables", &["-w", "-I", "FORWARD", "1", "-i", &name, "-o", &name, "-j", "ACCEPT"]),
+                    &mut cmd(
+                        "iptables",
+                        &[
+                            "-w", "-I", "FORWARD", "1", "-i", &name, "-o", &name, "-j", "ACCEPT",
+                        ],
+                    ),
                     to,
                 );
-            return Bridge { n, name, next_host: AtomicU32::new(2), fw_rule };
+            return Bridge {
+                n,
+                name,
+                next_host: AtomicU32::new(2),
+                fw_rule,
+            };
         }
         panic!("no free 10.231.N.0/24 test subnet");
     }
@@ -516,7 +589,12 @@ impl Drop for Bridge {
         let to = Duration::from_secs(10);
         if self.fw_rule {
             run_quiet(
-                &mut cmd("iptables", &["-w", "-D", "FORWARD", "-i", &self.name, "-o", &self.name, "-j", "ACCEPT"]),
+                &mut cmd(
+                    "iptables",
+                    &[
+                        "-w", "-D", "FORWARD", "-i", &self.name, "-o", &self.name, "-j", "ACCEPT",
+                    ],
+                ),
                 to,
             );
         }
@@ -547,15 +625,56 @@ impl NetNs {
         let ip = Ipv4Addr::new(10, 231, bridge.n, h);
         let to = Duration::from_secs(10);
         run_ok(&mut cmd("ip", &["netns", "add", &name]), to);
-        let ns = NetNs { name, host_veth, ip, bridge };
+        let ns = NetNs {
+            name,
+            host_veth,
+            ip,
+            bridge,
+        };
         let n = ns.name.as_str();
         run_ok(
-            &mut cmd("ip", &["link", "add", &ns.host_veth, "type", "veth", "peer", "name", &tmp_peer, "netns", n]),
+            &mut cmd(
+                "ip",
+                &[
+                    "link",
+                    "add",
+                    &ns.host_veth,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &tmp_peer,
+                    "netns",
+                    n,
+                ],
+            ),
             to,
         );
-        run_ok(&mut cmd("ip", &["link", "set", &ns.host_veth, "master", ns.bridge.name(), "up"]), to);
-        run_ok(&mut cmd("ip", &["-n", n, "link", "set", &tmp_peer, "name", "eth0"]), to);
-        run_ok(&mut cmd("ip", &["-n", n, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]), to);
+        run_ok(
+            &mut cmd(
+                "ip",
+                &[
+                    "link",
+                    "set",
+                    &ns.host_veth,
+                    "master",
+                    ns.bridge.name(),
+                    "up",
+                ],
+            ),
+            to,
+        );
+        run_ok(
+            &mut cmd("ip", &["-n", n, "link", "set", &tmp_peer, "name", "eth0"]),
+            to,
+        );
+        run_ok(
+            &mut cmd(
+                "ip",
+                &["-n", n, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
+            ),
+            to,
+        );
         run_ok(&mut cmd("ip", &["-n", n, "link", "set", "eth0", "up"]), to);
         run_ok(&mut cmd("ip", &["-n", n, "link", "set", "lo", "up"]), to);
         ns
@@ -614,17 +733,22 @@ pub fn runc_bundle(
         Duration::from_secs(10),
     );
     let mut cfg: Value =
-        serde_json::from_str(&fs::read_to_string(spec_dir.path().join("config.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(spec_dir.path().join("config.json")).unwrap())
+            .unwrap();
     cfg["process"]["args"] = json!(args);
     cfg["process"]["terminal"] = json!(false);
     cfg["root"]["path"] = json!(rootfs.canonicalize().expect("rootfs exists"));
     cfg["root"]["readonly"] = json!(false);
     cfg["hostname"] = json!(dir.file_name().unwrap().to_string_lossy());
-    let ann: serde_json::Map<String, Value> =
-        annotations.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let ann: serde_json::Map<String, Value> = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     cfg["annotations"] = Value::Object(ann);
     if let Some(ns) = netns {
-        let list = cfg["linux"]["namespaces"].as_array_mut().expect("linux.namespaces");
+        let list = cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("linux.namespaces");
         match list.iter_mut().find(|n| n["type"] == "network") {
             Some(n) => n["path"] = json!(ns),
             None => list.push(json!({"type": "network", "path": ns})),
@@ -641,14 +765,22 @@ pub fn read_config(bundle: &Path) -> Value {
 
 /// Writes `bundle/config.json` (pretty).
 pub fn write_config(bundle: &Path, cfg: &Value) {
-    fs::write(bundle.join("config.json"), serde_json::to_string_pretty(cfg).unwrap()).unwrap();
+    fs::write(
+        bundle.join("config.json"),
+        serde_json::to_string_pretty(cfg).unwrap(),
+    )
+    .unwrap();
 }
 
 /// Appends a bind mount `source` -> `destination` to the bundle's mounts
 /// (the way linkshim injects a generated /etc/hosts).
 pub fn bundle_add_bind(bundle: &Path, source: &Path, destination: &str, readonly: bool) {
     let mut cfg = read_config(bundle);
-    let opts = if readonly { json!(["rbind", "ro"]) } else { json!(["rbind", "rw"]) };
+    let opts = if readonly {
+        json!(["rbind", "ro"])
+    } else {
+        json!(["rbind", "rw"])
+    };
     cfg["mounts"].as_array_mut().expect("mounts").push(json!({
         "destination": destination, "type": "bind", "source": source, "options": opts
     }));
@@ -665,7 +797,10 @@ pub struct OciContainer {
 impl OciContainer {
     /// Guard for container `id` of `runtime` (program name or path).
     pub fn new(runtime: impl Into<PathBuf>, id: &str) -> OciContainer {
-        OciContainer { runtime: runtime.into(), id: id.to_string() }
+        OciContainer {
+            runtime: runtime.into(),
+            id: id.to_string(),
+        }
     }
 
     /// `<runtime> run -d --bundle <bundle> <id>` with stdio null (a detached
@@ -680,13 +815,21 @@ impl OciContainer {
             .stderr(Stdio::null())
             .status()
             .expect("spawn runtime");
-        assert!(st.success(), "{} run -d {}: {st}", self.runtime.display(), self.id);
+        assert!(
+            st.success(),
+            "{} run -d {}: {st}",
+            self.runtime.display(),
+            self.id
+        );
     }
 
     /// `<runtime> run --bundle <bundle> <id>` in the foreground, bounded.
     pub fn run_fg(&self, bundle: &Path, timeout: Duration) -> Option<Output> {
         output_within(
-            Command::new(&self.runtime).args(["run", "--bundle"]).arg(bundle).arg(&self.id),
+            Command::new(&self.runtime)
+                .args(["run", "--bundle"])
+                .arg(bundle)
+                .arg(&self.id),
             timeout,
         )
     }
@@ -719,7 +862,10 @@ pub struct Containerd {
 impl Containerd {
     /// Starts containerd and waits (at most 30 s) for `ctr version`.
     pub fn start() -> Containerd {
-        let dir = tempfile::Builder::new().prefix("lsh-ctrd-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lsh-ctrd-")
+            .tempdir()
+            .unwrap();
         let d = dir.path();
         let sock = d.join("containerd.sock");
         let conf = format!(
@@ -747,7 +893,11 @@ impl Containerd {
             .stderr(log)
             .spawn()
             .expect("spawn containerd");
-        let c = Containerd { dir: Some(dir), child, sock };
+        let c = Containerd {
+            dir: Some(dir),
+            child,
+            sock,
+        };
         let up = wait_until(Duration::from_secs(30), || {
             run_quiet(c.ctr().arg("version"), Duration::from_secs(5))
         });
@@ -788,13 +938,28 @@ impl Containerd {
         let image = format!("localhost/lsh-bb:{tag}");
         let tar = self.dir().join(format!("rootfs-{tag}.tar"));
         let img_tar = self.dir().join(format!("image-{tag}.tar"));
-        run_ok(cmd("tar", &["-C"]).arg(rootfs).arg("-cf").arg(&tar).arg("."), to);
+        run_ok(
+            cmd("tar", &["-C"])
+                .arg(rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            to,
+        );
         {
             let podman = Podman::new();
             run_ok(podman.cmd().arg("import").arg(&tar).arg(&image), to);
-            run_ok(podman.cmd().args(["save", "-o"]).arg(&img_tar).arg(&image), to);
+            run_ok(
+                podman.cmd().args(["save", "-o"]).arg(&img_tar).arg(&image),
+                to,
+            );
         }
-        run_ok(self.ctr().args(["-n", namespace, "image", "import"]).arg(&img_tar), to);
+        run_ok(
+            self.ctr()
+                .args(["-n", namespace, "image", "import"])
+                .arg(&img_tar),
+            to,
+        );
         let list = run_ok(self.ctr().args(["-n", namespace, "image", "ls", "-q"]), to);
         assert!(
             list.lines().any(|l| l == image),
@@ -807,7 +972,12 @@ impl Containerd {
 
     fn ctr_lines(&self, args: &[&str]) -> Vec<String> {
         output_within(self.ctr().args(args), Duration::from_secs(20))
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -817,7 +987,11 @@ impl Drop for Containerd {
         let to = Duration::from_secs(20);
         for ns in self.ctr_lines(&["namespaces", "ls", "-q"]) {
             for t in self.ctr_lines(&["-n", &ns, "tasks", "ls", "-q"]) {
-                run_quiet(self.ctr().args(["-n", &ns, "tasks", "kill", "-s", "SIGKILL", &t]), to);
+                run_quiet(
+                    self.ctr()
+                        .args(["-n", &ns, "tasks", "kill", "-s", "SIGKILL", &t]),
+                    to,
+                );
                 wait_until(Duration::from_secs(5), || {
                     run_quiet(self.ctr().args(["-n", &ns, "tasks", "delete", &t]), to)
                 });
@@ -826,8 +1000,13 @@ impl Drop for Containerd {
                 run_quiet(self.ctr().args(["-n", &ns, "containers", "delete", &c]), to);
             }
         }
-        run_quiet(&mut cmd("kill", &["-TERM", &self.child.id().to_string()]), to);
-        if !wait_until(Duration::from_secs(10), || matches!(self.child.try_wait(), Ok(Some(_)))) {
+        run_quiet(
+            &mut cmd("kill", &["-TERM", &self.child.id().to_string()]),
+            to,
+        );
+        if !wait_until(Duration::from_secs(10), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }) {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
@@ -844,7 +1023,9 @@ impl Drop for Containerd {
 
 /// Pids whose NUL-separated-as-space command line satisfies `pred`.
 pub fn pids_with_cmdline(pred: impl Fn(&str) -> bool) -> Vec<u32> {
-    let Ok(rd) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             fs::read(format!("/proc/{pid}/cmdline"))
