@@ -1,0 +1,12 @@
+#!/bin/sh
+# Install a built linkshim (target/release/linkshim) system-wide:
+#   /usr/bin/linkshim, /usr/bin/linkshim-runtime (the wrapper),
+#   the podman hooks.d file, the config file and the tmpfiles.d entry.
+set -eu
+cd "$(dirname "$0")/.."
+prefix=${PREFIX:-/usr}
+install -D -m 0755 target/release/linkshim "$DESTDIR$prefix/bin/linkshim"
+ln -sf linkshim "$DESTDIR$prefix/bin/linkshim-runtime"
+install -D -m 0644 hooks/linkshim.json "$DESTDIR$prefix/share/containers/oci/hooks.d/linkshim.json"
+[ -e "$DESTDIR/etc/linkshim/linkshim.toml" ] || install -D -m 0644 packaging/linkshim.toml "$DESTDIR/etc/linkshim/linkshim.toml"
+install -D -m 0644 packaging/tmpfiles.d-linkshim.conf "$DESTDIR$prefix/lib/tmpfiles.d/linkshim.conf"
