@@ -14,6 +14,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Resources added with --persist [env: LINKSHIM_PERSIST_DIR] [default: /var/lib/linkshim]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub persist_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,7 +40,38 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// List the registered containers and resources.
+    /// List the registered containers.
+    Ls {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Things that are not containers (a managed database, a host service),
+    /// linked like containers.
+    Resource {
+        #[command(subcommand)]
+        action: ResourceAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceAction {
+    /// Register a resource (or replace one of that name).
+    Add {
+        name: String,
+        /// How clients reach it: scheme://[user[:password]@]host[:port][/path]
+        #[arg(long)]
+        url: String,
+        /// A variable a linker gets as <ALIAS>_ENV_<KEY>.
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Keep it across reboots, in the persistent directory.
+        #[arg(long)]
+        persist: bool,
+    },
+    /// Remove a resource, wherever it is kept.
+    Rm { name: String },
+    /// List the resources.
     Ls {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -52,8 +87,8 @@ pub enum Stage {
     Poststart,
     /// Unregister the stopped container (state on stdin).
     Poststop {
-        /// The linker's hosts file to remove.
+        /// The container's token: its hosts file is removed.
         #[arg(long, value_name = "TOKEN")]
-        hosts_token: Option<String>,
+        token: Option<String>,
     },
 }

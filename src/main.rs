@@ -15,45 +15,70 @@ fn main() -> ExitCode {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned());
     if called_as.as_deref() == Some("linkshim-runtime") {
-        return wrapper(None, None, argv[1..].to_vec());
+        return wrapper(None, None, None, argv[1..].to_vec());
     }
     let cli = Cli::parse_from(argv);
-    match cli.command {
-        Command::Runtime { runtime, args } => wrapper(cli.state_dir, runtime, args),
-        Command::Hook { stage } => {
-            let state_dir = match load(cli.state_dir.as_deref()) {
-                Ok((_, dir)) => dir,
-                Err(e) => return fail(Path::new(linkshim::state_dir::DEFAULT), "settings", &e),
-            };
-            let (what, result) = match stage {
-                Stage::Precreate => ("hook precreate", self_exe().and_then(|exe| hook::precreate::run(&state_dir, &exe))),
-                Stage::Poststart => ("hook poststart", hook::poststart::run(&state_dir)),
-                Stage::Poststop { hosts_token } => ("hook poststop", hook::poststop::run(&state_dir, hosts_token.as_deref())),
-            };
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&state_dir, what, &e),
-            }
-        }
-        Command::Ls { json } => {
-            let result = load(cli.state_dir.as_deref())
-                .and_then(|(_, dir)| commands::ls::run(&dir, json, &mut std::io::stdout().lock()));
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("linkshim: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+    let (state_flag, persist_flag) = (cli.state_dir, cli.persist_dir);
+    if let Command::Runtime { runtime, args } = cli.command {
+        return wrapper(state_flag, persist_flag, runtime, args);
+    }
+    let dirs = match Dirs::load(state_flag.as_deref(), persist_flag.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(Path::new(linkshim::state_dir::DEFAULT), "settings", &e),
+    };
+    let (what, result) = match cli.command {
+        Command::Hook { stage } => match stage {
+            Stage::Precreate => (
+                "hook precreate",
+                self_exe().and_then(|exe| hook::precreate::run(&dirs.state, &dirs.persist, &exe)),
+            ),
+            Stage::Poststart => ("hook poststart", hook::poststart::run(&dirs.state)),
+            Stage::Poststop { token } => (
+                "hook poststop",
+                hook::poststop::run(&dirs.state, token.as_deref()),
+            ),
+        },
+        Command::Ls { json } => (
+            "ls",
+            commands::ls::run(&dirs.state, json, &mut std::io::stdout().lock()),
+        ),
+        Command::Resource { action } => (
+            "resource",
+            commands::resource::run(
+                &dirs.state,
+                &dirs.persist,
+                action,
+                &mut std::io::stdout().lock(),
+            ),
+        ),
+        Command::Runtime { .. } => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if what.starts_with("hook") => fail(&dirs.state, what, &e),
+        Err(e) => {
+            eprintln!("linkshim: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// The config file and the state directory it and the flag point at.
-fn load(flag: Option<&Path>) -> anyhow::Result<(settings::File, PathBuf)> {
-    let file = settings::File::load()?;
-    let dir = settings::state_dir(flag, &file);
-    Ok((file, dir))
+/// Where linkshim keeps its state, from flags, environment and config file.
+struct Dirs {
+    file: settings::File,
+    state: PathBuf,
+    persist: PathBuf,
+}
+
+impl Dirs {
+    fn load(state: Option<&Path>, persist: Option<&Path>) -> anyhow::Result<Dirs> {
+        let file = settings::File::load()?;
+        Ok(Dirs {
+            state: settings::state_dir(state, &file),
+            persist: settings::persist_dir(persist, &file),
+            file,
+        })
+    }
 }
 
 /// The absolute path of this binary, for the hooks linkshim adds.
@@ -67,26 +92,31 @@ fn fail(state_dir: &Path, what: &str, e: &anyhow::Error) -> ExitCode {
 }
 
 /// The runtime wrapper: prepare on create/run, then become the real runtime.
-fn wrapper(state_flag: Option<PathBuf>, runtime_flag: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
+fn wrapper(
+    state_flag: Option<PathBuf>,
+    persist_flag: Option<PathBuf>,
+    runtime_flag: Option<PathBuf>,
+    args: Vec<OsString>,
+) -> ExitCode {
     let inv = runtime::scan_args(&args);
-    let (file, state_dir) = match load(state_flag.as_deref()) {
-        Ok(v) => v,
+    let dirs = match Dirs::load(state_flag.as_deref(), persist_flag.as_deref()) {
+        Ok(d) => d,
         Err(e) => return wrapper_fail(&inv, Path::new(linkshim::state_dir::DEFAULT), &e),
     };
     let prepared = (|| {
         let exe = self_exe()?;
         let configured = runtime_flag
             .or_else(|| std::env::var_os(settings::RUNTIME_ENV).map(PathBuf::from))
-            .or(file.runtime);
+            .or_else(|| dirs.file.runtime.clone());
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
-        runtime::prepare_bundle(&inv, &state_dir, &exe)?;
+        runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe)?;
         Ok(real)
     })();
     let err = match prepared {
         Ok(real) => runtime::exec(&real, &args),
         Err(e) => e,
     };
-    wrapper_fail(&inv, &state_dir, &err)
+    wrapper_fail(&inv, &dirs.state, &err)
 }
 
 /// A wrapper failure reaches the engine (the runtime's log) and the operator.

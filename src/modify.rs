@@ -11,8 +11,9 @@ use crate::oci::config::Config;
 
 /// Annotation listing the env keys linkshim added (comma separated).
 pub const ADDED_ENV: &str = "io.linkshim.internal.added-env";
-/// Annotation naming the linker's hosts file under the state dir.
-pub const HOSTS_TOKEN: &str = "io.linkshim.internal.hosts-token";
+/// Annotation holding the container's token: it names its hosts file under
+/// the state dir and its reserved replica slot.
+pub const TOKEN: &str = "io.linkshim.internal.token";
 
 /// The PATH linkshim's own hooks run with.
 pub const HOOK_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -55,7 +56,8 @@ pub fn key_of(kv: &str) -> &str {
 /// one), and record which keys were added.
 pub fn add_env(config: &mut Config, generated: &[(String, String)]) {
     let mut env = config.env();
-    let mut keys: std::collections::HashSet<String> = env.iter().map(|kv| key_of(kv).to_string()).collect();
+    let mut keys: std::collections::HashSet<String> =
+        env.iter().map(|kv| key_of(kv).to_string()).collect();
     let mut added = Vec::new();
     for (k, v) in generated {
         if keys.insert(k.clone()) {
@@ -101,7 +103,7 @@ pub fn mount_hosts(config: &mut Config, source: &Path) {
 }
 
 /// Add linkshim's poststart and poststop hooks: absolute path, explicit env.
-pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, hosts_token: Option<&str>) {
+pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, token: &str) {
     let exe = exe.to_string_lossy();
     let state = state_dir.to_string_lossy();
     let hook = |stage: &str| {
@@ -112,8 +114,8 @@ pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, hosts_token:
             "--state-dir".to_string(),
             state.to_string(),
         ];
-        if let (Some(t), "poststop") = (hosts_token, stage) {
-            args.extend(["--hosts-token".to_string(), t.to_string()]);
+        if stage == "poststop" {
+            args.extend(["--token".to_string(), token.to_string()]);
         }
         json!({ "path": exe, "args": args, "env": [HOOK_PATH], "timeout": 30 })
     };

@@ -76,11 +76,18 @@ pub fn reachable(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
     let keep = |a: &IpAddr| match a {
         IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
         IpAddr::V6(v6) => {
-            !v6.is_loopback() && !v6.is_unspecified() && !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80
+            !v6.is_loopback()
+                && !v6.is_unspecified()
+                && !v6.is_multicast()
+                && (v6.segments()[0] & 0xffc0) != 0xfe80
         }
     };
     let mut out: Vec<IpAddr> = Vec::new();
-    for a in addrs.iter().filter(|a| a.is_ipv4()).chain(addrs.iter().filter(|a| a.is_ipv6())) {
+    for a in addrs
+        .iter()
+        .filter(|a| a.is_ipv4())
+        .chain(addrs.iter().filter(|a| a.is_ipv6()))
+    {
         if keep(a) && !out.contains(a) {
             out.push(*a);
         }

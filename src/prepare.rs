@@ -14,7 +14,7 @@ use crate::links::annotation::{self, Name};
 use crate::links::resolve;
 use crate::modify;
 use crate::oci::config::{self, Config};
-use crate::registry::{self, Registry};
+use crate::registry::{self, Record, Registry};
 use crate::render::{self, hosts};
 use crate::state_dir;
 
@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub bundle: Option<&'a Path>,
     /// The container id, when known (wrapper mode).
     pub id: Option<&'a str>,
+    /// Where persistent resources live (`linkshim resource add --persist`).
+    pub persist_dir: Option<&'a Path>,
 }
 
 /// What `prepare` did.
@@ -93,9 +95,11 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         return Ok(Outcome::Untouched);
     }
     let container = label(config, ctx.id);
-    let request = annotation::parse_request(&annotations, config.hostname()).map_err(|source| Error::Annotation {
-        container: container.clone(),
-        source,
+    let request = annotation::parse_request(&annotations, config.hostname()).map_err(|source| {
+        Error::Annotation {
+            container: container.clone(),
+            source,
+        }
     })?;
     let container = request.name.to_string();
     let reg_err = |source| Error::Registry {
@@ -106,43 +110,59 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         container: container.clone(),
         source,
     })?;
+    let token = match config
+        .annotations()
+        .get(modify::TOKEN)
+        .filter(|t| state_dir::hosts_file(ctx.state_dir, t).is_some())
+    {
+        Some(t) => t.clone(),
+        None => state_dir::new_token().map_err(|source| Error::Hosts {
+            container: container.clone(),
+            path: ctx.state_dir.to_path_buf(),
+            source,
+        })?,
+    };
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
     if let Some(holder) = reg.lookup(request.name.as_str()).map_err(reg_err)? {
-        if Some(holder.id.as_str()) != ctx.id {
+        if Some(holder.id.as_str()) != ctx.id && holder.id != Record::pending_id(&token) {
             return Err(reg_err(registry::Error::NameInUse {
                 name: container.clone(),
                 id: holder.id,
             }));
         }
     }
-    let resolved = resolve::resolve(&mut reg, &request.name, &request.links).map_err(|source| Error::Link {
-        container: container.clone(),
-        source,
-    })?;
+    let resolved = resolve::resolve(&mut reg, &request.name, &request.links, ctx.persist_dir)
+        .map_err(|source| Error::Link {
+            container: container.clone(),
+            source,
+        })?;
+    let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
+    if let Some(service) = &request.service {
+        let index = reg
+            .reserve(service, &request.name, &token)
+            .map_err(reg_err)?;
+        env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
+        env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
+    }
     drop(reg);
     let rendered = render::render_links(request.name.as_str(), &resolved);
 
     // Everything is known: edit a copy, write the hosts file, then commit the copy.
     let mut edited = config.clone();
     modify::undo(&mut edited);
-    let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
     env.extend(rendered.env);
     modify::add_env(&mut edited, &env);
-    let token = if request.links.is_empty() {
-        edited.set_annotation(modify::HOSTS_TOKEN, None);
-        None
-    } else {
-        let token = write_hosts(&edited, ctx, &rendered.hosts).map_err(|(path, source)| Error::Hosts {
+    if !request.links.is_empty() {
+        let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
+        write_hosts(&edited, ctx, &file, &rendered.hosts).map_err(|source| Error::Hosts {
             container: container.clone(),
-            path,
+            path: file.clone(),
             source,
         })?;
-        let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
         modify::mount_hosts(&mut edited, &file);
-        edited.set_annotation(modify::HOSTS_TOKEN, Some(token.clone()));
-        Some(token)
-    };
-    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, token.as_deref());
+    }
+    edited.set_annotation(modify::TOKEN, Some(token.clone()));
+    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, &token);
     *config = edited;
     Ok(Outcome::Prepared {
         name: request.name,
@@ -150,22 +170,16 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     })
 }
 
-/// Write the linker's hosts file; its token (reused from an earlier run).
-fn write_hosts(config: &Config, ctx: &Context<'_>, lines: &[hosts::Line]) -> Result<String, (PathBuf, std::io::Error)> {
-    let token = config
-        .annotations()
-        .get(modify::HOSTS_TOKEN)
-        .filter(|t| state_dir::hosts_file(ctx.state_dir, t).is_some())
-        .cloned();
-    let token = match token {
-        Some(t) => t,
-        None => state_dir::new_token().map_err(|e| (ctx.state_dir.to_path_buf(), e))?,
-    };
-    let path = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
+/// Write the linker's hosts file at `path`.
+fn write_hosts(
+    config: &Config,
+    ctx: &Context<'_>,
+    path: &Path,
+    lines: &[hosts::Line],
+) -> std::io::Result<()> {
     let base = base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(config.hostname()));
     let text = hosts::render(&base, lines);
-    config::write_file_atomic(&path, text.as_bytes(), Some(0o644)).map_err(|e| (path.clone(), e))?;
-    Ok(token)
+    config::write_file_atomic(path, text.as_bytes(), Some(0o644))
 }
 
 /// The content of the hosts file the config mounts already, when it is a

@@ -22,7 +22,12 @@ pub const FALLBACKS: &[&str] = &["runc", "crun"];
 /// the first of `FALLBACKS` on PATH that is not linkshim itself.
 pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<PathBuf> {
     if let Some(p) = configured {
-        return find(p).ok_or_else(|| anyhow!("runtime {}: not found (set --runtime or LINKSHIM_RUNTIME to a real runtime)", p.display()));
+        return find(p).ok_or_else(|| {
+            anyhow!(
+                "runtime {}: not found (set --runtime or LINKSHIM_RUNTIME to a real runtime)",
+                p.display()
+            )
+        });
     }
     let me = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
     FALLBACKS
@@ -35,7 +40,9 @@ pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<Pat
 /// `name` itself when it has a slash, else its first executable on PATH.
 fn find(name: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     if name.components().count() > 1 || name.is_absolute() {
         return executable(name).then(|| name.to_path_buf());
     }
@@ -45,13 +52,19 @@ fn find(name: &Path) -> Option<PathBuf> {
 }
 
 /// Prepare the bundle when the runtime is about to create a container.
-pub fn prepare_bundle(inv: &Invocation, state_dir: &Path, exe: &Path) -> anyhow::Result<()> {
+pub fn prepare_bundle(
+    inv: &Invocation,
+    state_dir: &Path,
+    persist_dir: &Path,
+    exe: &Path,
+) -> anyhow::Result<()> {
     if !inv.creates() {
         return Ok(());
     }
     let bundle = match &inv.bundle {
         Some(b) => b.clone(),
-        None => std::env::current_dir().context("the bundle is the current directory, which cannot be read")?,
+        None => std::env::current_dir()
+            .context("the bundle is the current directory, which cannot be read")?,
     };
     let path = bundle.join("config.json");
     let mut config = Config::read(&path)?;
@@ -60,6 +73,7 @@ pub fn prepare_bundle(inv: &Invocation, state_dir: &Path, exe: &Path) -> anyhow:
         exe,
         bundle: Some(&bundle),
         id: inv.id.as_deref(),
+        persist_dir: Some(persist_dir),
     };
     if let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? {
         config.write_atomic(&path)?;
@@ -73,7 +87,10 @@ pub fn log_for_engine(inv: &Invocation, message: &str) {
     let Some(log) = &inv.log else { return };
     let line = if inv.log_format.as_deref() == Some("json") {
         let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        format!("{}\n", serde_json::json!({"level": "error", "msg": format!("linkshim: {message}"), "time": time}))
+        format!(
+            "{}\n",
+            serde_json::json!({"level": "error", "msg": format!("linkshim: {message}"), "time": time})
+        )
     } else {
         format!("linkshim: {message}\n")
     };
@@ -88,6 +105,9 @@ pub fn exec(real: &Path, args: &[OsString]) -> anyhow::Error {
 
 /// The arguments as strings for scanning (never passed on in this form).
 pub fn scan_args(args: &[OsString]) -> Invocation {
-    let strings: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let strings: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     args::scan(&strings)
 }

@@ -7,6 +7,7 @@
 //! ```toml
 //! state_dir = "/run/linkshim"   # the registry and hosts files
 //! runtime = "/usr/sbin/runc"    # the real runtime the wrapper execs
+//! persist_dir = "/var/lib/linkshim"  # resources added with --persist
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -17,12 +18,16 @@ pub const CONFIG_ENV: &str = "LINKSHIM_CONFIG";
 pub const DEFAULT_CONFIG: &str = "/etc/linkshim/linkshim.toml";
 pub const STATE_DIR_ENV: &str = "LINKSHIM_STATE_DIR";
 pub const RUNTIME_ENV: &str = "LINKSHIM_RUNTIME";
+pub const PERSIST_DIR_ENV: &str = "LINKSHIM_PERSIST_DIR";
+/// Where `resource add --persist` keeps resources: configuration, not runtime state.
+pub const DEFAULT_PERSIST_DIR: &str = "/var/lib/linkshim";
 
 /// The config file's content.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     pub state_dir: Option<PathBuf>,
+    pub persist_dir: Option<PathBuf>,
     pub runtime: Option<PathBuf>,
 }
 
@@ -33,7 +38,9 @@ impl File {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
             Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
         }
@@ -46,4 +53,12 @@ pub fn state_dir(flag: Option<&Path>, file: &File) -> PathBuf {
         .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
         .or_else(|| file.state_dir.clone())
         .unwrap_or_else(|| PathBuf::from(crate::state_dir::DEFAULT))
+}
+
+/// The persistent directory: flag, `LINKSHIM_PERSIST_DIR`, config file, default.
+pub fn persist_dir(flag: Option<&Path>, file: &File) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(PERSIST_DIR_ENV).map(PathBuf::from))
+        .or_else(|| file.persist_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PERSIST_DIR))
 }

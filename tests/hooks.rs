@@ -23,8 +23,16 @@ fn bundle_with(fx: &Fixture, annotations: Value, env: &[&str]) -> std::path::Pat
 
 fn ls(fx: &Fixture) -> Vec<Value> {
     let out = fx.cmd(&["ls", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -34,14 +42,25 @@ fn poststart_registers_and_poststop_unregisters_idempotently() {
         &fx,
         json!({"io.linkshim.name": "db", "io.linkshim.expose": "5432 53/udp",
                "io.linkshim.internal.added-env": "LINKSHIM_NAME,X_PORT"}),
-        &["PATH=/bin", "HOME=/root", "HOSTNAME=h", "PGPASS=a=b", "LINKSHIM_NAME=db", "X_PORT=tcp://1.2.3.4:1"],
+        &[
+            "PATH=/bin",
+            "HOME=/root",
+            "HOSTNAME=h",
+            "PGPASS=a=b",
+            "LINKSHIM_NAME=db",
+            "X_PORT=tcp://1.2.3.4:1",
+        ],
     );
     let state = json!({"ociVersion": "1.0.2", "id": "c0ffee", "status": "running",
                        "pid": std::process::id(), "bundle": b});
     let state = serde_json::to_vec(&state).unwrap();
     for _ in 0..2 {
         let out = run_with_stdin(fx.cmd(&["hook", "poststart"]), &state);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "hooks print nothing on stdout");
     }
     let all = ls(&fx);
@@ -49,22 +68,45 @@ fn poststart_registers_and_poststop_unregisters_idempotently() {
     let r = &all[0];
     assert_eq!(r["name"], "db");
     assert_eq!(r["id"], "c0ffee");
-    assert_eq!(r["ports"], json!([{"number": 5432, "proto": "tcp"}, {"number": 53, "proto": "udp"}]));
-    assert_eq!(r["env"], json!([["PGPASS", "a=b"]]), "only the container's own configured env");
+    assert_eq!(
+        r["ports"],
+        json!([{"number": 5432, "proto": "tcp"}, {"number": 53, "proto": "udp"}])
+    );
+    assert_eq!(
+        r["env"],
+        json!([["PGPASS", "a=b"]]),
+        "only the container's own configured env"
+    );
 
     let table = String::from_utf8(fx.cmd(&["ls"]).output().unwrap().stdout).unwrap();
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("db ") && l.contains("c0ffee") && l.contains("5432/tcp,53/udp")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("db ") && l.contains("c0ffee") && l.contains("5432/tcp,53/udp")),
+        "{table}"
+    );
 
     let hosts = fx.state.join("hosts/0123456789abcdef0123456789abcdef");
     std::fs::write(&hosts, "x").unwrap();
-    let stop = serde_json::to_vec(&json!({"ociVersion": "1.0.2", "id": "c0ffee", "status": "stopped"})).unwrap();
+    let stop =
+        serde_json::to_vec(&json!({"ociVersion": "1.0.2", "id": "c0ffee", "status": "stopped"}))
+            .unwrap();
     for _ in 0..2 {
         let out = run_with_stdin(
-            fx.cmd(&["hook", "poststop", "--hosts-token", "0123456789abcdef0123456789abcdef"]),
+            fx.cmd(&[
+                "hook",
+                "poststop",
+                "--token",
+                "0123456789abcdef0123456789abcdef",
+            ]),
             &stop,
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(ls(&fx).is_empty());
     assert!(!hosts.exists());
@@ -77,7 +119,10 @@ fn a_token_that_is_not_ours_names_no_file() {
     let victim = fx.dir.path().join("victim");
     std::fs::write(&victim, "keep").unwrap();
     let stop = serde_json::to_vec(&json!({"id": "x"})).unwrap();
-    let out = run_with_stdin(fx.cmd(&["hook", "poststop", "--hosts-token", "../../victim"]), &stop);
+    let out = run_with_stdin(
+        fx.cmd(&["hook", "poststop", "--token", "../../victim"]),
+        &stop,
+    );
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
@@ -87,11 +132,15 @@ fn a_name_held_by_a_running_container_is_refused() {
     let fx = Fixture::new();
     support::register_target(&fx, "other", "db", "", &[]);
     let b = bundle_with(&fx, json!({"io.linkshim.name": "db"}), &[]);
-    let state = serde_json::to_vec(&json!({"id": "mine", "pid": std::process::id(), "bundle": b})).unwrap();
+    let state =
+        serde_json::to_vec(&json!({"id": "mine", "pid": std::process::id(), "bundle": b})).unwrap();
     let out = run_with_stdin(fx.cmd(&["hook", "poststart"]), &state);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("already used by running container other"), "{err}");
+    assert!(
+        err.contains("already used by running container other"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -100,9 +149,17 @@ fn the_hooks_d_file_runs_precreate_for_linkshim_annotations() {
     let hook: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(hook["version"], "1.0.0");
     assert_eq!(hook["hook"]["path"], "/usr/bin/linkshim");
-    assert_eq!(hook["hook"]["args"], json!(["linkshim", "hook", "precreate"]));
+    assert_eq!(
+        hook["hook"]["args"],
+        json!(["linkshim", "hook", "precreate"])
+    );
     assert_eq!(hook["stages"], json!(["precreate"]));
-    assert!(hook["hook"]["env"].as_array().is_some_and(|e| !e.is_empty()), "an explicit env");
+    assert!(
+        hook["hook"]["env"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "an explicit env"
+    );
     let when = hook["when"]["annotations"].as_object().unwrap();
     assert_eq!(when.len(), 1);
     let (key, _) = when.iter().next().unwrap();

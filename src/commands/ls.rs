@@ -27,14 +27,24 @@ pub fn run(state_dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<
         }
     }
     for r in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     Ok(())
 }
 
 fn row(r: &Record) -> [String; 5] {
-    let join = |v: Vec<String>| if v.is_empty() { "-".to_string() } else { v.join(",") };
+    let join = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
     let name = match (&r.service, r.index) {
         (Some(s), Some(i)) => format!("{} ({s}-{i})", r.name),
         _ => r.name.to_string(),

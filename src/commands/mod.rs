@@ -1,3 +1,4 @@
 //! linkshim's own subcommands that are not hooks or the wrapper.
 
 pub mod ls;
+pub mod resource;

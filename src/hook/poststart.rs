@@ -14,15 +14,18 @@ use crate::render::env::NOT_CASCADED;
 
 /// Run the poststart stage on the state read from stdin.
 pub fn run(state_dir: &Path) -> anyhow::Result<()> {
-    let state = State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    let state =
+        State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let Some(bundle) = &state.bundle else {
         bail!("container {}: the state names no bundle", state.id);
     };
-    let config = Config::read(&bundle.join("config.json")).with_context(|| format!("container {}", state.id))?;
+    let config = Config::read(&bundle.join("config.json"))
+        .with_context(|| format!("container {}", state.id))?;
     let record = record_of(&state, &config)?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
-    reg.register(&record)
+    let token = config.annotations().get(modify::TOKEN).cloned();
+    reg.register(&record, token.as_deref())
         .with_context(|| format!("container {:?} ({})", record.name.as_str(), state.id))?;
     Ok(())
 }
@@ -35,19 +38,23 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
     let netns = match (config.netns_path(), state.pid) {
         (Some(p), _) => p,
         (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
-        (None, None) => bail!("container {:?}: no network namespace path and no pid", request.name.as_str()),
+        (None, None) => bail!(
+            "container {:?}: no network namespace path and no pid",
+            request.name.as_str()
+        ),
     };
-    let addrs = netns::addresses(&netns).with_context(|| format!("container {:?}", request.name.as_str()))?;
+    let addrs = netns::addresses(&netns)
+        .with_context(|| format!("container {:?}", request.name.as_str()))?;
     Ok(Record {
         id: state.id.clone(),
         name: request.name,
-        service: None,
+        service: request.service,
         index: None,
         addrs,
         ports: request.expose,
         env: own_env(config),
         links: request.links.iter().map(ToString::to_string).collect(),
-        url: None,
+        url: request.url.map(|u| u.to_string()),
         pid: state.pid,
         pid_start: state.pid.and_then(registry::pid_start_time),
         boot_id: registry::boot_id(),

@@ -9,8 +9,9 @@ use crate::oci::state::State;
 use crate::registry::Registry;
 
 /// Run the poststop stage on the state read from stdin.
-pub fn run(state_dir: &Path, hosts_token: Option<&str>) -> anyhow::Result<()> {
-    let state = State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+pub fn run(state_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
+    let state =
+        State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let mut errors = Vec::new();
     if Registry::db_path(state_dir).exists() {
         match Registry::open(state_dir).and_then(|mut r| r.unregister(&state.id)) {
@@ -18,7 +19,7 @@ pub fn run(state_dir: &Path, hosts_token: Option<&str>) -> anyhow::Result<()> {
             Err(e) => errors.push(format!("container {}: {e}", state.id)),
         }
     }
-    if let Some(file) = hosts_token.and_then(|t| crate::state_dir::hosts_file(state_dir, t)) {
+    if let Some(file) = token.and_then(|t| crate::state_dir::hosts_file(state_dir, t)) {
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -11,7 +11,7 @@ use crate::oci::config::Config;
 use crate::prepare::{self, Context};
 
 /// Run the precreate stage.
-pub fn run(state_dir: &Path, exe: &Path) -> anyhow::Result<()> {
+pub fn run(state_dir: &Path, persist_dir: &Path, exe: &Path) -> anyhow::Result<()> {
     let text = super::read_stdin().context("reading the config from stdin")?;
     let mut config = Config::parse(&text, Path::new("<stdin>"))?;
     let ctx = Context {
@@ -19,13 +19,16 @@ pub fn run(state_dir: &Path, exe: &Path) -> anyhow::Result<()> {
         exe,
         bundle: None,
         id: None,
+        persist_dir: Some(persist_dir),
     };
     let out = match prepare::prepare(&mut config, &ctx)? {
         prepare::Outcome::Untouched => text.into_bytes(),
         prepare::Outcome::Prepared { .. } => serde_json::to_vec(&config.0)?,
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&out).context("writing the config to stdout")?;
+    stdout
+        .write_all(&out)
+        .context("writing the config to stdout")?;
     stdout.flush().context("writing the config to stdout")?;
     Ok(())
 }

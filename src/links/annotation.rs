@@ -14,6 +14,10 @@ pub const NAME: &str = "io.linkshim.name";
 pub const LINKS: &str = "io.linkshim.links";
 /// `port[/proto]` and `start-end[/proto]`, comma separated.
 pub const EXPOSE: &str = "io.linkshim.expose";
+/// The service this container is a replica of.
+pub const SERVICE: &str = "io.linkshim.service";
+/// How clients should address this container: a URL whose host (and port) may be empty.
+pub const URL: &str = "io.linkshim.url";
 /// Every annotation linkshim reads or writes starts with this.
 pub const PREFIX: &str = "io.linkshim.";
 
@@ -35,13 +39,17 @@ pub enum Error {
         text: String,
         why: &'static str,
     },
-    #[error("annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], separated by commas or spaces)")]
+    #[error(
+        "annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], separated by commas or spaces)"
+    )]
     BadLink {
         annotation: String,
         text: String,
         why: String,
     },
-    #[error("annotation {annotation}: {text:?} is not a valid port: {why} (write port[/proto] or start-end[/proto], proto tcp, udp or sctp, separated by commas or spaces)")]
+    #[error(
+        "annotation {annotation}: {text:?} is not a valid port: {why} (write port[/proto] or start-end[/proto], proto tcp, udp or sctp, separated by commas or spaces)"
+    )]
     BadPort {
         annotation: String,
         text: String,
@@ -49,13 +57,25 @@ pub enum Error {
     },
     #[error("annotation {annotation}: alias {alias:?} is used by two links")]
     DuplicateAlias { annotation: String, alias: String },
-    #[error("no name: set annotation {NAME} (or a manager name annotation, or the config's hostname)")]
+    #[error(
+        "annotation {annotation}: {text:?} is not a valid URL: {why} (write scheme://[user[:password]@][host][:port][/path], host and port may be left empty)"
+    )]
+    BadUrl {
+        annotation: String,
+        text: String,
+        why: String,
+    },
+    #[error(
+        "no name: set annotation {NAME} (or a manager name annotation, or the config's hostname)"
+    )]
     NoName,
 }
 
 /// A container, service or alias name: Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
 /// at most 128 characters. Safe in a hosts line, a SQL value and a log line.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Name(String);
 
@@ -108,25 +128,44 @@ impl fmt::Display for Name {
     }
 }
 
-/// One requested link: Docker's `--link target[:alias]`.
+/// Which family of variables a link gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// Docker's link variables (`<P>_PORT=tcp://ip:port`), plus `<P>_PORTS`
+    /// and, when the target declares a URL, the URL family without `<P>_PORT`.
+    #[default]
+    Docker,
+    /// Convox's: `<P>_URL` and its parts, `<P>_PORT` a bare number.
+    /// Asked for with a `+convox` suffix: `redis:cache+convox`.
+    Convox,
+}
+
+/// One requested link: Docker's `--link target[:alias]`, with an optional
+/// `+convox` suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkRequest {
     pub target: Name,
     pub alias: Name,
+    pub family: Family,
 }
 
 impl fmt::Display for LinkRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.target == self.alias {
-            write!(f, "{}", self.target)
-        } else {
-            write!(f, "{}:{}", self.target, self.alias)
+        write!(f, "{}", self.target)?;
+        if self.target != self.alias {
+            write!(f, ":{}", self.alias)?;
         }
+        if self.family == Family::Convox {
+            f.write_str("+convox")?;
+        }
+        Ok(())
     }
 }
 
 /// A transport protocol a port may be exposed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
@@ -192,19 +231,35 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
         if item.is_empty() {
             return Err(bad(text, "an entry is empty".into()));
         }
-        let (target, alias) = match item.split_once(':') {
-            Some((t, a)) => (t, a),
-            None => (item, item),
+        let (item_link, family) = match item.split_once('+') {
+            Some((l, "convox")) => (l, Family::Convox),
+            Some((_, other)) => {
+                return Err(bad(
+                    item,
+                    format!("unknown link option +{other} (the one option is +convox)"),
+                ));
+            }
+            None => (item, Family::Docker),
         };
-        let target = Name::parse(LINKS, target).map_err(|e| bad(item, format!("target: {}", why(&e))))?;
-        let alias = Name::parse(LINKS, alias).map_err(|e| bad(item, format!("alias: {}", why(&e))))?;
+        let (target, alias) = match item_link.split_once(':') {
+            Some((t, a)) => (t, a),
+            None => (item_link, item_link),
+        };
+        let target =
+            Name::parse(LINKS, target).map_err(|e| bad(item, format!("target: {}", why(&e))))?;
+        let alias =
+            Name::parse(LINKS, alias).map_err(|e| bad(item, format!("alias: {}", why(&e))))?;
         if links.iter().any(|l| l.alias == alias) {
             return Err(Error::DuplicateAlias {
                 annotation: LINKS.to_string(),
                 alias: alias.to_string(),
             });
         }
-        links.push(LinkRequest { target, alias });
+        links.push(LinkRequest {
+            target,
+            alias,
+            family,
+        });
     }
     Ok(links)
 }
@@ -244,7 +299,9 @@ pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
         let number = |s: &str| -> Result<u16, Error> {
             match s.parse::<u16>() {
                 Ok(0) | Err(_) => Err(bad("a port is a number from 1 to 65535")),
-                Ok(n) if !s.bytes().all(|b| b.is_ascii_digit()) => Err(bad(&format!("{n} has a sign"))),
+                Ok(n) if !s.bytes().all(|b| b.is_ascii_digit()) => {
+                    Err(bad(&format!("{n} has a sign")))
+                }
                 Ok(n) => Ok(n),
             }
         };
@@ -270,6 +327,8 @@ pub struct Request {
     pub name: Name,
     pub links: Vec<LinkRequest>,
     pub expose: Vec<Port>,
+    pub service: Option<Name>,
+    pub url: Option<crate::links::url::Template>,
 }
 
 /// True when any annotation is linkshim's: such a container is linkshim's to handle.
@@ -279,7 +338,10 @@ pub fn wants_linkshim(annotations: &BTreeMap<String, String>) -> bool {
 
 /// The container's link name: `io.linkshim.name`, else a manager's name
 /// annotation, else the config's hostname.
-pub fn container_name(annotations: &BTreeMap<String, String>, hostname: Option<&str>) -> Result<Name, Error> {
+pub fn container_name(
+    annotations: &BTreeMap<String, String>,
+    hostname: Option<&str>,
+) -> Result<Name, Error> {
     if let Some(n) = annotations.get(NAME) {
         return Name::parse(NAME, n.trim());
     }
@@ -297,7 +359,10 @@ pub fn container_name(annotations: &BTreeMap<String, String>, hostname: Option<&
 }
 
 /// Parse every linkshim annotation of a container.
-pub fn parse_request(annotations: &BTreeMap<String, String>, hostname: Option<&str>) -> Result<Request, Error> {
+pub fn parse_request(
+    annotations: &BTreeMap<String, String>,
+    hostname: Option<&str>,
+) -> Result<Request, Error> {
     let name = container_name(annotations, hostname)?;
     let links = match annotations.get(LINKS) {
         Some(t) => parse_links(t)?,
@@ -307,7 +372,27 @@ pub fn parse_request(annotations: &BTreeMap<String, String>, hostname: Option<&s
         Some(t) => parse_expose(t)?,
         None => Vec::new(),
     };
-    Ok(Request { name, links, expose })
+    let service = annotations
+        .get(SERVICE)
+        .map(|s| Name::parse(SERVICE, s.trim()))
+        .transpose()?;
+    let url = annotations
+        .get(URL)
+        .map(|u| {
+            crate::links::url::Template::parse(u.trim()).map_err(|why| Error::BadUrl {
+                annotation: URL.to_string(),
+                text: u.to_string(),
+                why,
+            })
+        })
+        .transpose()?;
+    Ok(Request {
+        name,
+        links,
+        expose,
+        service,
+        url,
+    })
 }
 
 #[cfg(test)]
@@ -330,7 +415,10 @@ mod tests {
         ];
         for (text, want) in cases {
             let got = parse_links(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-            let got: Vec<(&str, &str)> = got.iter().map(|l| (l.target.as_str(), l.alias.as_str())).collect();
+            let got: Vec<(&str, &str)> = got
+                .iter()
+                .map(|l| (l.target.as_str(), l.alias.as_str()))
+                .collect();
             assert_eq!(&got, want, "{text:?}");
         }
     }
@@ -350,7 +438,10 @@ mod tests {
         for (text, want) in cases {
             let err = parse_links(text).expect_err(text).to_string();
             assert!(err.contains(want), "{text:?}: {err}");
-            assert!(err.contains(LINKS), "{text:?}: the error names the annotation: {err}");
+            assert!(
+                err.contains(LINKS),
+                "{text:?}: the error names the annotation: {err}"
+            );
         }
     }
 
@@ -385,7 +476,10 @@ mod tests {
         for (text, want) in cases {
             let err = parse_expose(text).expect_err(text).to_string();
             assert!(err.contains(want), "{text:?}: {err}");
-            assert!(err.contains(EXPOSE) && err.contains(text.split(',').next().unwrap()), "{err}");
+            assert!(
+                err.contains(EXPOSE) && err.contains(text.split(',').next().unwrap()),
+                "{err}"
+            );
         }
     }
 
@@ -403,12 +497,23 @@ mod tests {
     #[test]
     fn name_fallbacks() {
         let ann = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let cases: &[(&[(&str, &str)], Option<&str>, Option<&str>)] = &[
-            (&[(NAME, "own"), ("nerdctl/name", "nerd")], Some("host"), Some("own")),
+            (
+                &[(NAME, "own"), ("nerdctl/name", "nerd")],
+                Some("host"),
+                Some("own"),
+            ),
             (&[("nerdctl/name", "nerd")], Some("host"), Some("nerd")),
-            (&[("io.kubernetes.cri.container-name", "k8s")], Some("host"), Some("k8s")),
+            (
+                &[("io.kubernetes.cri.container-name", "k8s")],
+                Some("host"),
+                Some("k8s"),
+            ),
             (&[], Some("host"), Some("host")),
             (&[], None, None),
         ];

@@ -7,7 +7,14 @@
 use std::path::PathBuf;
 
 /// Global flags of runc and crun that take a value as the next argument.
-const GLOBAL_WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless", "--cgroup-manager"];
+const GLOBAL_WITH_VALUE: &[&str] = &[
+    "--root",
+    "--log",
+    "--log-format",
+    "--criu",
+    "--rootless",
+    "--cgroup-manager",
+];
 
 /// Flags of `create` and `run` that take a value as the next argument.
 const COMMAND_WITH_VALUE: &[&str] = &[
@@ -80,7 +87,8 @@ pub fn scan(args: &[String]) -> Invocation {
             positionals.extend(args[i + 1..].iter().cloned());
             break;
         }
-        if let Some(v) = value_of(args, &mut i, "--bundle").or_else(|| value_of(args, &mut i, "-b")) {
+        if let Some(v) = value_of(args, &mut i, "--bundle").or_else(|| value_of(args, &mut i, "-b"))
+        {
             inv.bundle = v.map(PathBuf::from);
         } else if COMMAND_WITH_VALUE.contains(&a.as_str()) {
             i += 1;
@@ -114,8 +122,21 @@ mod tests {
             Case {
                 desc: "podman's create",
                 args: &[
-                    "--root", "/run/runc", "--log", "/x/log.json", "--log-format", "json", "--systemd-cgroup",
-                    "create", "--bundle", "/b", "--pid-file", "/p", "--console-socket", "/s", "abc",
+                    "--root",
+                    "/run/runc",
+                    "--log",
+                    "/x/log.json",
+                    "--log-format",
+                    "json",
+                    "--systemd-cgroup",
+                    "create",
+                    "--bundle",
+                    "/b",
+                    "--pid-file",
+                    "/p",
+                    "--console-socket",
+                    "/s",
+                    "abc",
                 ],
                 sub: Some("create"),
                 bundle: Some("/b"),
@@ -160,7 +181,12 @@ mod tests {
         for c in cases {
             let inv = scan(&s(c.args));
             assert_eq!(inv.subcommand.as_deref(), c.sub, "{}", c.desc);
-            assert_eq!(inv.bundle.as_deref(), c.bundle.map(std::path::Path::new), "{}", c.desc);
+            assert_eq!(
+                inv.bundle.as_deref(),
+                c.bundle.map(std::path::Path::new),
+                "{}",
+                c.desc
+            );
             assert_eq!(inv.id.as_deref(), c.id, "{}", c.desc);
         }
         let inv = scan(&s(&["--log", "/l", "--log-format=json", "create", "x"]));

@@ -114,14 +114,21 @@ impl Config {
             .get("process")
             .and_then(|p| p.get("env"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Replace `process.env`.
     pub fn set_env(&mut self, env: Vec<String>) {
         let process = object_at(self.obj_mut(), "process");
-        process.insert("env".into(), Value::Array(env.into_iter().map(Value::String).collect()));
+        process.insert(
+            "env".into(),
+            Value::Array(env.into_iter().map(Value::String).collect()),
+        );
     }
 
     /// The path of the network namespace the container joins, when the config names one.
@@ -146,7 +153,9 @@ impl Config {
     /// The mounts array, created when missing.
     pub fn mounts_mut(&mut self) -> &mut Vec<Value> {
         let obj = self.obj_mut();
-        let entry = obj.entry("mounts").or_insert_with(|| Value::Array(Vec::new()));
+        let entry = obj
+            .entry("mounts")
+            .or_insert_with(|| Value::Array(Vec::new()));
         if !entry.is_array() {
             *entry = Value::Array(Vec::new());
         }
@@ -168,7 +177,9 @@ impl Config {
     /// The hooks of one stage, created when missing.
     pub fn hooks_mut(&mut self, stage: &str) -> &mut Vec<Value> {
         let hooks = object_at(self.obj_mut(), "hooks");
-        let entry = hooks.entry(stage.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = hooks
+            .entry(stage.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if !entry.is_array() {
             *entry = Value::Array(Vec::new());
         }
@@ -178,7 +189,9 @@ impl Config {
 
 /// The object at `key` of `obj`, created (or replaced when not an object).
 fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let entry = obj.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    let entry = obj
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
     }
@@ -189,7 +202,10 @@ fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
 /// mode `mode` (else the old file's mode, else 0644), fsync, rename.
 pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mode = mode.unwrap_or_else(|| {
         fs::symlink_metadata(path)
             .map(|m| m.permissions().mode() & 0o7777)
@@ -198,7 +214,8 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::i
     let mut tmp = tempfile::Builder::new()
         .prefix(".linkshim-")
         .tempfile_in(dir)?;
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

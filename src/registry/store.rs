@@ -25,7 +25,9 @@ pub enum Error {
         "name {name:?} is already used by running container {id} (give this container another io.linkshim.name, or stop that one)"
     )]
     NameInUse { name: String, id: String },
-    #[error("name {name:?} is already a registered resource (resources and containers share one name space)")]
+    #[error(
+        "name {name:?} is already a registered resource (resources and containers share one name space)"
+    )]
     NameIsResource { name: String },
 }
 
@@ -54,7 +56,27 @@ pub struct Record {
     pub created: i64,
 }
 
+/// How long a slot reserved at create time waits for its container to start.
+pub const PENDING_SECS: i64 = 120;
+
 impl Record {
+    /// The id of the placeholder that reserves a replica slot for `token`.
+    pub fn pending_id(token: &str) -> String {
+        format!("pending:{token}")
+    }
+
+    /// True for a placeholder reserved at create time: not a link target yet.
+    pub fn is_pending(&self) -> bool {
+        self.id.starts_with("pending:")
+    }
+
+    fn live(&self, live: &Liveness) -> bool {
+        if self.is_pending() {
+            return self.boot_id == live.boot_id && now() - self.created < PENDING_SECS;
+        }
+        live.is_live(&self.boot_id, self.pid, self.pid_start)
+    }
+
     /// The address clients use: the first IPv4, else the first IPv6.
     pub fn primary_ip(&self) -> Option<IpAddr> {
         self.addrs
@@ -63,6 +85,14 @@ impl Record {
             .or_else(|| self.addrs.first())
             .copied()
     }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Something that is not a container but is linked like one.
@@ -98,7 +128,8 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 ";
 
-const COLUMNS: &str = "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+const COLUMNS: &str =
+    "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
 
 /// An open registry database.
 pub struct Registry {
@@ -130,13 +161,15 @@ impl Registry {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
         if version != SCHEMA_VERSION {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(db)?;
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(db)?;
         }
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
         Ok(Registry {
             conn,
             path,
@@ -151,10 +184,34 @@ impl Registry {
         }
     }
 
+    /// Reserve a slot of `service` for the container being created under
+    /// `token` (a placeholder record named `name`): its index, the same when
+    /// asked again. The container's registration at start takes it over.
+    pub fn reserve(&mut self, service: &Name, name: &Name, token: &str) -> Result<u32, Error> {
+        let placeholder = Record {
+            id: Record::pending_id(token),
+            name: name.clone(),
+            service: Some(service.clone()),
+            index: None,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: None,
+            pid_start: None,
+            boot_id: self.live.boot_id.clone(),
+            created: now(),
+        };
+        let stored = self.register(&placeholder, None)?;
+        Ok(stored.index.expect("a replica always gets an index"))
+    }
+
     /// Add or replace the record of `rec.id`. A replica keeps its index when
-    /// it registers again, else takes the lowest index no live replica holds.
-    /// Stale records in its way are cleared in the same transaction.
-    pub fn register(&mut self, rec: &Record) -> Result<Record, Error> {
+    /// it registers again or takes over the slot reserved for `token`, else
+    /// takes the lowest index no live replica holds. Stale records in its
+    /// way are cleared in the same transaction.
+    pub fn register(&mut self, rec: &Record, token: Option<&str>) -> Result<Record, Error> {
         let path = self.path.clone();
         let live = self.live.clone();
         let db = |source| Error::Db {
@@ -165,13 +222,28 @@ impl Registry {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
+        let mut stored = rec.clone();
+        stored.index = None;
+        // The slot reserved at create time, taken over.
+        if let Some(t) = token {
+            let pending = Record::pending_id(t);
+            if pending != rec.id {
+                for p in select_where(&tx, &path, "id = ?1", [pending.as_str()])? {
+                    if p.service == rec.service {
+                        stored.index = p.index;
+                    }
+                }
+                tx.execute("DELETE FROM containers WHERE id = ?1", [&pending])
+                    .map_err(db)?;
+            }
+        }
         // The name: free, stale, ours, or held by a live container.
         let holder = select_where(&tx, &path, "name = ?1", [rec.name.as_str()])?;
         for other in holder {
             if other.id == rec.id {
                 continue;
             }
-            if live.is_live(&other.boot_id, other.pid, other.pid_start) {
+            if other.live(&live) {
                 return Err(Error::NameInUse {
                     name: rec.name.to_string(),
                     id: other.id,
@@ -181,7 +253,11 @@ impl Registry {
                 .map_err(db)?;
         }
         let is_resource: bool = tx
-            .query_row("SELECT 1 FROM resources WHERE name = ?1", [rec.name.as_str()], |_| Ok(true))
+            .query_row(
+                "SELECT 1 FROM resources WHERE name = ?1",
+                [rec.name.as_str()],
+                |_| Ok(true),
+            )
             .optional()
             .map_err(db)?
             .unwrap_or(false);
@@ -190,15 +266,13 @@ impl Registry {
                 name: rec.name.to_string(),
             });
         }
-        let mut stored = rec.clone();
-        stored.index = None;
         if let Some(service) = &rec.service {
             let members = select_where(&tx, &path, "service = ?1", [service.as_str()])?;
             let mut taken = Vec::new();
             for m in members {
                 if m.id == rec.id {
-                    stored.index = m.index;
-                } else if live.is_live(&m.boot_id, m.pid, m.pid_start) {
+                    stored.index = stored.index.or(m.index);
+                } else if m.live(&live) {
                     taken.extend(m.index);
                 } else {
                     tx.execute("DELETE FROM containers WHERE id = ?1", [&m.id])
@@ -251,7 +325,12 @@ impl Registry {
 
     /// The live replicas of `service`, by index; stale ones are cleared.
     pub fn service(&mut self, service: &str) -> Result<Vec<Record>, Error> {
-        let found = select_where(&self.conn, &self.path, "service = ?1 ORDER BY svc_index", [service])?;
+        let found = select_where(
+            &self.conn,
+            &self.path,
+            "service = ?1 ORDER BY svc_index",
+            [service],
+        )?;
         Ok(self.keep_live(found))
     }
 
@@ -270,9 +349,7 @@ impl Registry {
     /// Drop stale records from `found` and clear them from the database
     /// (best effort: a failed clear leaves them for the next reader).
     fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
-        let (live, stale): (Vec<_>, Vec<_>) = found
-            .into_iter()
-            .partition(|r| self.live.is_live(&r.boot_id, r.pid, r.pid_start));
+        let (live, stale): (Vec<_>, Vec<_>) = found.into_iter().partition(|r| r.live(&self.live));
         for r in stale {
             // Only delete the row if it is still the same stale record.
             let _ = self.conn.execute(
@@ -295,10 +372,7 @@ impl Registry {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let holders = select_where(&tx, &path, "name = ?1", [res.name.as_str()])?;
-        if let Some(c) = holders
-            .into_iter()
-            .find(|c| self.live.is_live(&c.boot_id, c.pid, c.pid_start))
-        {
+        if let Some(c) = holders.into_iter().find(|c| c.live(&self.live)) {
             return Err(Error::NameInUse {
                 name: res.name.to_string(),
                 id: c.id,
@@ -323,7 +397,10 @@ impl Registry {
 
     /// The resource named `name`.
     pub fn resource(&self, name: &str) -> Result<Option<Resource>, Error> {
-        Ok(self.resources_where("name = ?1", [name])?.into_iter().next())
+        Ok(self
+            .resources_where("name = ?1", [name])?
+            .into_iter()
+            .next())
     }
 
     /// Every resource, by name.
@@ -331,13 +408,25 @@ impl Registry {
         self.resources_where("1 = 1 ORDER BY name", [])
     }
 
-    fn resources_where<P: rusqlite::Params>(&self, cond: &str, p: P) -> Result<Vec<Resource>, Error> {
+    fn resources_where<P: rusqlite::Params>(
+        &self,
+        cond: &str,
+        p: P,
+    ) -> Result<Vec<Resource>, Error> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT name, url, env FROM resources WHERE {cond}"))
+            .prepare_cached(&format!(
+                "SELECT name, url, env FROM resources WHERE {cond}"
+            ))
             .map_err(self.db())?;
         let rows = stmt
-            .query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(p, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(self.db())?;
         let mut out = Vec::new();
         for row in rows {
@@ -420,7 +509,8 @@ fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
 }
 
 fn decode(raw: Raw) -> Result<Record, String> {
-    let (id, name, service, index, addrs, ports, env, links, url, pid, pid_start, boot_id, created) = raw;
+    let (id, name, service, index, addrs, ports, env, links, url, pid, pid_start, boot_id, created) =
+        raw;
     Ok(Record {
         id,
         name: Name::parse("name", &name).map_err(|e| e.to_string())?,
@@ -476,11 +566,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
         let r = rec("id1", "db");
-        reg.register(&r).unwrap();
+        reg.register(&r, None).unwrap();
         assert_eq!(reg.lookup("db").unwrap(), Some(r.clone()));
         assert_eq!(reg.lookup("nope").unwrap(), None);
         // Registering again is harmless.
-        reg.register(&r).unwrap();
+        reg.register(&r, None).unwrap();
         assert_eq!(reg.list().unwrap().len(), 1);
         // A second process sees it.
         let mut other = Registry::open(dir.path()).unwrap();
@@ -501,7 +591,7 @@ mod tests {
         let mut gone = rec("c", "c");
         gone.pid = Some(i32::MAX - 1);
         for r in [&wrong_start, &other_boot, &gone] {
-            reg.register(r).unwrap();
+            reg.register(r, None).unwrap();
         }
         for name in ["a", "b", "c"] {
             assert_eq!(reg.lookup(name).unwrap(), None, "{name}");
@@ -517,13 +607,16 @@ mod tests {
     fn a_live_name_is_not_taken_twice_but_a_stale_one_is() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        reg.register(&rec("one", "db")).unwrap();
-        let err = reg.register(&rec("two", "db")).unwrap_err();
-        assert!(matches!(err, Error::NameInUse { ref id, .. } if id == "one"), "{err}");
+        reg.register(&rec("one", "db"), None).unwrap();
+        let err = reg.register(&rec("two", "db"), None).unwrap_err();
+        assert!(
+            matches!(err, Error::NameInUse { ref id, .. } if id == "one"),
+            "{err}"
+        );
         let mut stale = rec("three", "cache");
         stale.boot_id = "old".into();
-        reg.register(&stale).unwrap();
-        reg.register(&rec("four", "cache")).unwrap();
+        reg.register(&stale, None).unwrap();
+        reg.register(&rec("four", "cache"), None).unwrap();
         assert_eq!(reg.lookup("cache").unwrap().unwrap().id, "four");
     }
 
@@ -531,15 +624,25 @@ mod tests {
     fn service_indexes_are_stable_and_reused_only_when_free() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        let idx = |reg: &mut Registry, id: &str| reg.register(&replica(id, "web")).unwrap().index;
+        let idx =
+            |reg: &mut Registry, id: &str| reg.register(&replica(id, "web"), None).unwrap().index;
         assert_eq!(idx(&mut reg, "w1"), Some(1));
         assert_eq!(idx(&mut reg, "w2"), Some(2));
         assert_eq!(idx(&mut reg, "w3"), Some(3));
-        assert_eq!(idx(&mut reg, "w2"), Some(2), "registering again keeps the index");
+        assert_eq!(
+            idx(&mut reg, "w2"),
+            Some(2),
+            "registering again keeps the index"
+        );
         reg.unregister("w2").unwrap();
         assert_eq!(idx(&mut reg, "w4"), Some(2), "a freed index is reused");
         assert_eq!(idx(&mut reg, "w5"), Some(4));
-        let members: Vec<_> = reg.service("web").unwrap().into_iter().map(|r| (r.id, r.index)).collect();
+        let members: Vec<_> = reg
+            .service("web")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.index))
+            .collect();
         assert_eq!(
             members,
             vec![
@@ -561,7 +664,8 @@ mod tests {
                 s.spawn(move || {
                     let mut reg = Registry::open(path).unwrap();
                     for i in 0..25 {
-                        reg.register(&replica(&format!("c{t}-{i}"), "svc")).unwrap();
+                        reg.register(&replica(&format!("c{t}-{i}"), "svc"), None)
+                            .unwrap();
                     }
                 });
             }
@@ -571,7 +675,11 @@ mod tests {
         assert_eq!(all.len(), 200);
         let mut idx: Vec<u32> = all.iter().filter_map(|r| r.index).collect();
         idx.sort();
-        assert_eq!(idx, (1..=200).collect::<Vec<u32>>(), "indexes are unique and dense");
+        assert_eq!(
+            idx,
+            (1..=200).collect::<Vec<u32>>(),
+            "indexes are unique and dense"
+        );
     }
 
     #[test]
@@ -585,8 +693,79 @@ mod tests {
         };
         reg.put_resource(&res).unwrap();
         assert_eq!(reg.resource("pg").unwrap(), Some(res));
-        assert!(matches!(reg.register(&rec("x", "pg")), Err(Error::NameIsResource { .. })));
+        assert!(matches!(
+            reg.register(&rec("x", "pg"), None),
+            Err(Error::NameIsResource { .. })
+        ));
         assert!(reg.remove_resource("pg").unwrap());
-        reg.register(&rec("x", "pg")).unwrap();
+        reg.register(&rec("x", "pg"), None).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod reserve_tests {
+    use super::*;
+
+    #[test]
+    fn a_reserved_slot_is_taken_over_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let web = Name::parse("t", "web").unwrap();
+        let n = |s: &str| Name::parse("t", s).unwrap();
+        assert_eq!(reg.reserve(&web, &n("a"), "tok-a").unwrap(), 1);
+        assert_eq!(reg.reserve(&web, &n("b"), "tok-b").unwrap(), 2);
+        assert_eq!(
+            reg.reserve(&web, &n("a"), "tok-a").unwrap(),
+            1,
+            "asking again gives the same slot"
+        );
+        // "b" starts first, as a container, and keeps slot 2.
+        let pid = std::process::id() as i32;
+        let mut rec = Record {
+            id: "cid-b".into(),
+            name: n("b"),
+            service: Some(web.clone()),
+            index: None,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: Some(pid),
+            pid_start: crate::registry::pid_start_time(pid),
+            boot_id: crate::registry::boot_id(),
+            created: now(),
+        };
+        assert_eq!(reg.register(&rec, Some("tok-b")).unwrap().index, Some(2));
+        rec.id = "cid-a".into();
+        rec.name = n("a");
+        assert_eq!(reg.register(&rec, Some("tok-a")).unwrap().index, Some(1));
+        let ids: Vec<String> = reg
+            .service("web")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, vec!["cid-a", "cid-b"], "placeholders are gone");
+    }
+
+    #[test]
+    fn an_old_placeholder_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let web = Name::parse("t", "web").unwrap();
+        reg.reserve(&web, &Name::parse("t", "a").unwrap(), "old")
+            .unwrap();
+        reg.conn
+            .execute(
+                "UPDATE containers SET created = created - ?1",
+                [PENDING_SECS + 1],
+            )
+            .unwrap();
+        assert_eq!(
+            reg.reserve(&web, &Name::parse("t", "b").unwrap(), "new")
+                .unwrap(),
+            1
+        );
     }
 }

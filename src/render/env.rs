@@ -17,7 +17,11 @@ pub fn prefix(alias: &str) -> String {
         .chars()
         .map(|c| {
             let c = c.to_ascii_uppercase();
-            if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' { c } else { '_' }
+            if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '_'
+            }
         })
         .collect()
 }
@@ -43,7 +47,12 @@ pub struct TargetView<'a> {
 
 /// Docker's link variables for one link: `<P>_NAME`, `<P>_PORT*` and
 /// `<P>_ENV_*`, where `<P>` is `prefix`.
-pub fn docker_link_env(prefix: &str, linker: &str, alias: &str, target: TargetView<'_>) -> Vec<(String, String)> {
+pub fn docker_link_env(
+    prefix: &str,
+    linker: &str,
+    alias: &str,
+    target: TargetView<'_>,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     out.push((format!("{prefix}_NAME"), format!("/{linker}/{alias}")));
     if let Some(ip) = target.ip {
@@ -60,10 +69,17 @@ pub fn docker_link_env(prefix: &str, linker: &str, alias: &str, target: TargetVi
 
 fn port_env(out: &mut Vec<(String, String)>, prefix: &str, ip: IpAddr, ports: &[Port]) {
     let Some(first) = ports.first() else { return };
-    out.push((format!("{prefix}_PORT"), port_url(first.proto, ip, first.number)));
+    out.push((
+        format!("{prefix}_PORT"),
+        port_url(first.proto, ip, first.number),
+    ));
     let addr = ip.to_string();
     for p in ports {
-        let base = format!("{prefix}_PORT_{}_{}", p.number, p.proto.as_str().to_ascii_uppercase());
+        let base = format!(
+            "{prefix}_PORT_{}_{}",
+            p.number,
+            p.proto.as_str().to_ascii_uppercase()
+        );
         out.push((base.clone(), port_url(p.proto, ip, p.number)));
         out.push((format!("{base}_ADDR"), addr.clone()));
         out.push((format!("{base}_PORT"), p.number.to_string()));
@@ -71,8 +87,15 @@ fn port_env(out: &mut Vec<(String, String)>, prefix: &str, ip: IpAddr, ports: &[
     }
     for run in runs(ports) {
         let (start, end) = (run[0], run[run.len() - 1]);
-        let base = format!("{prefix}_PORT_{}_{}", start.number, start.proto.as_str().to_ascii_uppercase());
-        out.push((format!("{base}_START"), port_url(start.proto, ip, start.number)));
+        let base = format!(
+            "{prefix}_PORT_{}_{}",
+            start.number,
+            start.proto.as_str().to_ascii_uppercase()
+        );
+        out.push((
+            format!("{base}_START"),
+            port_url(start.proto, ip, start.number),
+        ));
         out.push((format!("{base}_PORT_START"), start.number.to_string()));
         out.push((format!("{base}_END"), port_url(end.proto, ip, end.number)));
         out.push((format!("{base}_PORT_END"), end.number.to_string()));
@@ -112,7 +135,10 @@ mod tests {
     use crate::links::annotation::parse_expose;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -124,7 +150,11 @@ mod tests {
     #[test]
     fn docker_reference_example() {
         let ports = parse_expose("3306,33060/udp,7000-7002").unwrap();
-        let own = env(&[("MYSQL_ROOT_PASSWORD", "secret"), ("PATH", "/usr/bin"), ("HOME", "/root")]);
+        let own = env(&[
+            ("MYSQL_ROOT_PASSWORD", "secret"),
+            ("PATH", "/usr/bin"),
+            ("HOME", "/root"),
+        ]);
         let got = docker_link_env(
             &prefix("db"),
             "webapp",
@@ -153,7 +183,10 @@ mod tests {
         ];
         let mut owned = Vec::new();
         for (n, up, lo) in per_port {
-            owned.push((format!("DB_PORT_{n}_{up}"), format!("{lo}://172.17.0.2:{n}")));
+            owned.push((
+                format!("DB_PORT_{n}_{up}"),
+                format!("{lo}://172.17.0.2:{n}"),
+            ));
             owned.push((format!("DB_PORT_{n}_{up}_ADDR"), "172.17.0.2".to_string()));
             owned.push((format!("DB_PORT_{n}_{up}_PORT"), n.to_string()));
             owned.push((format!("DB_PORT_{n}_{up}_PROTO"), lo.to_string()));
@@ -183,9 +216,19 @@ mod tests {
                 desc: "no exposed ports: only _NAME and _ENV_",
                 alias: "cache",
                 expose: "",
-                env: &[("A", "1"), ("HOSTNAME", "x"), ("TERM", "xterm"), ("container", "podman")],
+                env: &[
+                    ("A", "1"),
+                    ("HOSTNAME", "x"),
+                    ("TERM", "xterm"),
+                    ("container", "podman"),
+                ],
                 want_has: &[("CACHE_NAME", "/web/cache"), ("CACHE_ENV_A", "1")],
-                want_not: &["CACHE_PORT", "CACHE_ENV_HOSTNAME", "CACHE_ENV_TERM", "CACHE_ENV_container"],
+                want_not: &[
+                    "CACHE_PORT",
+                    "CACHE_ENV_HOSTNAME",
+                    "CACHE_ENV_TERM",
+                    "CACHE_ENV_container",
+                ],
                 count: 2,
             },
             Case {
@@ -193,7 +236,10 @@ mod tests {
                 alias: "my-db.v2",
                 expose: "5432",
                 env: &[],
-                want_has: &[("MY_DB_V2_NAME", "/web/my-db.v2"), ("MY_DB_V2_PORT", "tcp://10.0.0.5:5432")],
+                want_has: &[
+                    ("MY_DB_V2_NAME", "/web/my-db.v2"),
+                    ("MY_DB_V2_PORT", "tcp://10.0.0.5:5432"),
+                ],
                 want_not: &[],
                 count: 6,
             },
@@ -202,7 +248,10 @@ mod tests {
                 alias: "dns",
                 expose: "53/udp",
                 env: &[],
-                want_has: &[("DNS_PORT", "udp://10.0.0.5:53"), ("DNS_PORT_53_UDP_PROTO", "udp")],
+                want_has: &[
+                    ("DNS_PORT", "udp://10.0.0.5:53"),
+                    ("DNS_PORT_53_UDP_PROTO", "udp"),
+                ],
                 want_not: &["DNS_PORT_53_TCP"],
                 count: 6,
             },
@@ -229,7 +278,10 @@ mod tests {
                 alias: "r",
                 expose: "80-81,83-84",
                 env: &[],
-                want_has: &[("R_PORT_80_TCP_PORT_END", "81"), ("R_PORT_83_TCP_PORT_END", "84")],
+                want_has: &[
+                    ("R_PORT_80_TCP_PORT_END", "81"),
+                    ("R_PORT_83_TCP_PORT_END", "84"),
+                ],
                 want_not: &["R_PORT_81_TCP_START", "R_PORT_82_TCP"],
                 count: 2 + 4 * 4 + 8,
             },
@@ -247,7 +299,10 @@ mod tests {
                 alias: "s",
                 expose: "7/sctp,8/udp",
                 env: &[],
-                want_has: &[("S_PORT", "udp://10.0.0.5:8"), ("S_PORT_7_SCTP", "sctp://10.0.0.5:7")],
+                want_has: &[
+                    ("S_PORT", "udp://10.0.0.5:8"),
+                    ("S_PORT_7_SCTP", "sctp://10.0.0.5:7"),
+                ],
                 want_not: &[],
                 count: 10,
             },
@@ -273,7 +328,11 @@ mod tests {
                 );
             }
             for k in c.want_not {
-                assert!(!got.iter().any(|(gk, _)| gk == k), "{}: {k} must not be set", c.desc);
+                assert!(
+                    !got.iter().any(|(gk, _)| gk == k),
+                    "{}: {k} must not be set",
+                    c.desc
+                );
             }
             assert_eq!(got.len(), c.count, "{}: {got:?}", c.desc);
         }

@@ -108,19 +108,35 @@ mod tests {
     #[test]
     fn docker_line_format() {
         let cases: &[(&str, &str, &[&str], &[&str])] = &[
-            ("db", "mysql_server", &["172.17.0.2"], &["172.17.0.2\tdb 330ef1855f71 mysql_server"]),
-            ("db", "db", &["172.17.0.2"], &["172.17.0.2\tdb 330ef1855f71"]),
+            (
+                "db",
+                "mysql_server",
+                &["172.17.0.2"],
+                &["172.17.0.2\tdb 330ef1855f71 mysql_server"],
+            ),
+            (
+                "db",
+                "db",
+                &["172.17.0.2"],
+                &["172.17.0.2\tdb 330ef1855f71"],
+            ),
             (
                 "db",
                 "mysql",
                 &["10.0.0.2", "fd00::2"],
-                &["10.0.0.2\tdb 330ef1855f71 mysql", "fd00::2\tdb 330ef1855f71 mysql"],
+                &[
+                    "10.0.0.2\tdb 330ef1855f71 mysql",
+                    "fd00::2\tdb 330ef1855f71 mysql",
+                ],
             ),
             ("db", "mysql", &[], &[]),
         ];
         for (alias, name, addrs, want) in cases {
             let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
-            let got: Vec<String> = link_lines(alias, ID, name, &addrs).iter().map(Line::render).collect();
+            let got: Vec<String> = link_lines(alias, ID, name, &addrs)
+                .iter()
+                .map(Line::render)
+                .collect();
             assert_eq!(&got, want, "{alias} -> {name}");
         }
     }

@@ -24,7 +24,12 @@ impl Fixture {
 
     /// A file of tests/fixtures.
     pub fn read(name: &str) -> String {
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name),
+        )
+        .unwrap()
     }
 
     /// `linkshim --state-dir STATE ARGS...`, with no config file.
@@ -32,7 +37,8 @@ impl Fixture {
         let mut c = Command::new(env!("CARGO_BIN_EXE_linkshim"));
         c.arg("--state-dir").arg(&self.state).args(args);
         c.env("LINKSHIM_CONFIG", self.dir.path().join("no-config.toml"));
-        c.env_remove("LINKSHIM_STATE_DIR").env_remove("LINKSHIM_RUNTIME");
+        c.env_remove("LINKSHIM_STATE_DIR")
+            .env_remove("LINKSHIM_RUNTIME");
         c
     }
 }
@@ -55,7 +61,13 @@ pub fn precreate(fx: &Fixture, input: &[u8]) -> Output {
 }
 
 /// Register a live target at 10.0.0.2 (its pid is this test process).
-pub fn register_target(fx: &Fixture, id: &str, name: &str, expose: &str, env: &[(&str, &str)]) -> Record {
+pub fn register_target(
+    fx: &Fixture,
+    id: &str,
+    name: &str,
+    expose: &str,
+    env: &[(&str, &str)],
+) -> Record {
     linkshim::state_dir::ensure(&fx.state).unwrap();
     let pid = std::process::id() as i32;
     let rec = Record {
@@ -65,7 +77,10 @@ pub fn register_target(fx: &Fixture, id: &str, name: &str, expose: &str, env: &[
         index: None,
         addrs: vec!["10.0.0.2".parse().unwrap()],
         ports: parse_expose(expose).unwrap(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         links: vec![],
         url: None,
         pid: Some(pid),
@@ -73,5 +88,8 @@ pub fn register_target(fx: &Fixture, id: &str, name: &str, expose: &str, env: &[
         boot_id: boot_id(),
         created: 0,
     };
-    Registry::open(&fx.state).unwrap().register(&rec).unwrap()
+    Registry::open(&fx.state)
+        .unwrap()
+        .register(&rec, None)
+        .unwrap()
 }

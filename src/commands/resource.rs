@@ -1,0 +1,91 @@
+//! `linkshim resource add|rm|ls`: things that are not containers, linked
+//! like containers. Kept in the state directory's registry (gone at
+//! reboot), or with `--persist` in the persistent directory's.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::ResourceAction;
+use crate::links::annotation::Name;
+use crate::links::url::Template;
+use crate::registry::{Registry, Resource};
+
+/// Run one resource action.
+pub fn run(
+    state_dir: &Path,
+    persist_dir: &Path,
+    action: ResourceAction,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match action {
+        ResourceAction::Add {
+            name,
+            url,
+            env,
+            persist,
+        } => {
+            let name = Name::parse("resource name", &name)?;
+            let template = Template::parse(&url)
+                .map_err(|why| anyhow::anyhow!("resource {name}: --url {url:?}: {why}"))?;
+            if !template.has_host() {
+                bail!(
+                    "resource {name}: --url {url:?} names no host (a resource's URL is complete)"
+                );
+            }
+            let env = env
+                .iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                    _ => bail!("resource {name}: --env {kv:?} is not KEY=VALUE"),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let dir = if persist { persist_dir } else { state_dir };
+            crate::state_dir::ensure(dir)?;
+            Registry::open(dir)?
+                .put_resource(&Resource { name, url, env })
+                .with_context(|| format!("registry in {}", dir.display()))?;
+            Ok(())
+        }
+        ResourceAction::Rm { name } => {
+            let mut removed = false;
+            for dir in [state_dir, persist_dir] {
+                if Registry::db_path(dir).exists() {
+                    removed |= Registry::open(dir)?.remove_resource(&name)?;
+                }
+            }
+            if !removed {
+                bail!("resource {name:?}: there is no such resource");
+            }
+            Ok(())
+        }
+        ResourceAction::Ls { json } => {
+            let mut all = Vec::new();
+            for (dir, kept) in [(state_dir, "runtime"), (persist_dir, "persistent")] {
+                if Registry::db_path(dir).exists() {
+                    all.extend(
+                        Registry::open(dir)?
+                            .resources()?
+                            .into_iter()
+                            .map(|r| (r, kept)),
+                    );
+                }
+            }
+            if json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|(r, kept)| serde_json::json!({"name": r.name, "url": r.url, "env": r.env, "kept": kept}))
+                    .collect();
+                serde_json::to_writer_pretty(&mut *out, &v)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "NAME\tURL\tKEPT")?;
+                for (r, kept) in all {
+                    writeln!(out, "{}\t{}\t{kept}", r.name, r.url)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
