@@ -6,7 +6,11 @@ mod support;
 use serde_json::{Value, json};
 use support::{Fixture, precreate, register_target};
 
-const FIXTURES: &[&str] = &["podman-4.3-config.json", "runc-1.1-spec.json", "crun-1.8-spec.json"];
+const FIXTURES: &[&str] = &[
+    "podman-4.3-config.json",
+    "runc-1.1-spec.json",
+    "crun-1.8-spec.json",
+];
 
 /// Paths linkshim may change; everything else must come back as it went in.
 fn without_touched(mut v: Value) -> Value {
@@ -26,15 +30,28 @@ fn no_linkshim_annotation_is_passed_through_byte_for_byte() {
     for name in FIXTURES {
         let text = Fixture::read(name);
         let out = precreate(&fx, text.as_bytes());
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stdout == text.as_bytes(), "{name}: the output differs from the input");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == text.as_bytes(),
+            "{name}: the output differs from the input"
+        );
     }
 }
 
 #[test]
 fn links_are_added_and_every_other_field_is_kept() {
     let fx = Fixture::new();
-    register_target(&fx, "tgt-0123456789abcdef", "mysql_server", "3306,33060/udp,7000-7002", &[("MYSQL_ROOT_PASSWORD", "secret")]);
+    register_target(
+        &fx,
+        "tgt-0123456789abcdef",
+        "mysql_server",
+        "3306,33060/udp,7000-7002",
+        &[("MYSQL_ROOT_PASSWORD", "secret")],
+    );
     for name in FIXTURES {
         let mut config: Value = serde_json::from_str(&Fixture::read(name)).unwrap();
         // Fields no OCI version defines yet, at the top and nested, must survive.
@@ -48,12 +65,23 @@ fn links_are_added_and_every_other_field_is_kept() {
         config["annotations"]["io.linkshim.name"] = json!("webapp");
         config["annotations"]["io.linkshim.links"] = json!("mysql_server:db");
         config["annotations"]["org.example.other"] = json!("untouched");
-        config["process"]["env"].as_array_mut().unwrap().push(json!("DB_PORT=user-wins"));
+        config["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("DB_PORT=user-wins"));
         let input = serde_json::to_vec(&config).unwrap();
         let out = precreate(&fx, &input);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got: Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
-        assert_eq!(without_touched(got.clone()), without_touched(config.clone()), "{name}");
+        assert_eq!(
+            without_touched(got.clone()),
+            without_touched(config.clone()),
+            "{name}"
+        );
 
         // Keys keep their order: what we did not touch is where it was.
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
@@ -66,7 +94,12 @@ fn links_are_added_and_every_other_field_is_kept() {
         }
         assert_eq!(keys(&got), want_keys, "{name}");
 
-        let env: Vec<&str> = got["process"]["env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let env: Vec<&str> = got["process"]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         for want in [
             "DB_NAME=/webapp/db",
             "DB_PORT=user-wins",
@@ -78,21 +111,42 @@ fn links_are_added_and_every_other_field_is_kept() {
         ] {
             assert!(env.contains(&want), "{name}: {want} missing from {env:?}");
         }
-        assert_eq!(env.iter().filter(|e| e.starts_with("DB_PORT=")).count(), 1, "{name}: the user's value wins");
+        assert_eq!(
+            env.iter().filter(|e| e.starts_with("DB_PORT=")).count(),
+            1,
+            "{name}: the user's value wins"
+        );
         for e in config["process"]["env"].as_array().unwrap() {
-            assert!(env.contains(&e.as_str().unwrap()), "{name}: the user's {e} is kept");
+            assert!(
+                env.contains(&e.as_str().unwrap()),
+                "{name}: the user's {e} is kept"
+            );
         }
         assert_eq!(got["annotations"]["org.example.other"], "untouched");
 
         // Hooks: absolute path, explicit env, the state dir passed on.
         for stage in ["poststart", "poststop"] {
             let hooks = got["hooks"][stage].as_array().unwrap();
-            let own: Vec<&Value> = hooks.iter().filter(|h| h["args"][0] == "linkshim").collect();
+            let own: Vec<&Value> = hooks
+                .iter()
+                .filter(|h| h["args"][0] == "linkshim")
+                .collect();
             assert_eq!(own.len(), 1, "{name}: one {stage} hook");
             let h = own[0];
             assert!(h["path"].as_str().unwrap().starts_with('/'), "{name}");
-            assert!(h["env"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().starts_with("PATH=/")));
-            assert!(h["args"].as_array().unwrap().contains(&json!(fx.state.to_str().unwrap())));
+            assert!(
+                h["env"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e.as_str().unwrap().starts_with("PATH=/"))
+            );
+            assert!(
+                h["args"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(fx.state.to_str().unwrap()))
+            );
         }
 
         // /etc/hosts: one mount, on a file under the state dir, with the Docker line.
@@ -104,9 +158,15 @@ fn links_are_added_and_every_other_field_is_kept() {
             .collect();
         assert_eq!(hosts.len(), 1, "{name}");
         let source = hosts[0]["source"].as_str().unwrap();
-        assert!(source.starts_with(fx.state.to_str().unwrap()), "{name}: {source}");
+        assert!(
+            source.starts_with(fx.state.to_str().unwrap()),
+            "{name}: {source}"
+        );
         let text = std::fs::read_to_string(source).unwrap();
-        assert!(text.contains("10.0.0.2\tdb tgt-01234567 mysql_server\n"), "{name}: {text}");
+        assert!(
+            text.contains("10.0.0.2\tdb tgt-01234567 mysql_server\n"),
+            "{name}: {text}"
+        );
         assert!(text.contains("localhost"), "{name}: {text}");
     }
 }
@@ -119,7 +179,11 @@ fn preparing_twice_is_the_same_as_once() {
     config["annotations"]["io.linkshim.name"] = json!("webapp");
     config["annotations"]["io.linkshim.links"] = json!("redis");
     let once = precreate(&fx, &serde_json::to_vec(&config).unwrap());
-    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
     let twice = precreate(&fx, &once.stdout);
     assert!(twice.status.success());
     assert_eq!(
@@ -138,14 +202,25 @@ fn a_missing_target_fails_with_a_clear_message_and_nothing_on_stdout() {
     config["annotations"]["io.linkshim.links"] = json!("nosuch:db");
     let out = precreate(&fx, &serde_json::to_vec(&config).unwrap());
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    for want in ["container \"webapp\"", "link \"nosuch:db\"", "could not get container for nosuch"] {
+    for want in [
+        "container \"webapp\"",
+        "link \"nosuch:db\"",
+        "could not get container for nosuch",
+    ] {
         assert!(err.contains(want), "{want} not in {err}");
     }
     let log = std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap();
     assert!(log.contains("could not get container for nosuch"), "{log}");
-    assert!(!fx.state.join("hosts").exists() || std::fs::read_dir(fx.state.join("hosts")).unwrap().count() == 0);
+    assert!(
+        !fx.state.join("hosts").exists()
+            || std::fs::read_dir(fx.state.join("hosts")).unwrap().count() == 0
+    );
 }
 
 #[test]
@@ -158,15 +233,22 @@ fn bad_annotations_name_the_annotation_the_container_and_the_text() {
         ("io.linkshim.name", "bad name", "only letters"),
     ];
     for (key, value, why) in cases {
-        let mut config: Value = serde_json::from_str(&Fixture::read("podman-4.3-config.json")).unwrap();
+        let mut config: Value =
+            serde_json::from_str(&Fixture::read("podman-4.3-config.json")).unwrap();
         config["annotations"][key] = json!(value);
         let out = precreate(&fx, &serde_json::to_vec(&config).unwrap());
         assert_eq!(out.status.code(), Some(1), "{key}={value}");
         assert!(out.stdout.is_empty());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(key) && err.contains(why), "{key}={value}: {err}");
+        assert!(
+            err.contains(key) && err.contains(why),
+            "{key}={value}: {err}"
+        );
         let shown = value.split(',').next().unwrap();
-        assert!(err.contains(shown), "{key}={value}: the text is shown: {err}");
+        assert!(
+            err.contains(shown),
+            "{key}={value}: the text is shown: {err}"
+        );
         assert!(err.contains("container \""), "{err}");
     }
 }

@@ -33,7 +33,11 @@ fn bundle(fx: &Fixture, annotations: Value) -> PathBuf {
     let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
     config["annotations"] = annotations;
     config["org.example.unknown"] = json!({"kept": true});
-    std::fs::write(b.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    std::fs::write(
+        b.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
     b
 }
 
@@ -70,19 +74,32 @@ fn arguments_reach_the_runtime_untouched_and_the_config_is_prepared() {
     let fx = Fixture::new();
     register_target(&fx, "t1", "mysql_server", "3306", &[("A", "b")]);
     let (fake, record) = fake_runtime(fx.dir.path());
-    let b = bundle(&fx, json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}));
+    let b = bundle(
+        &fx,
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
+    );
     let args = args_for(&b, &fx.dir.path().join("log.json"));
     let out = fx
         .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
         .args(&args)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7), "the runtime's exit code passes through: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the runtime's exit code passes through: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = std::fs::read_to_string(record.join("args")).unwrap();
     assert_eq!(got.lines().collect::<Vec<_>>(), args);
-    let seen: Value = serde_json::from_str(&std::fs::read_to_string(record.join("config.json")).unwrap()).unwrap();
+    let seen: Value =
+        serde_json::from_str(&std::fs::read_to_string(record.join("config.json")).unwrap())
+            .unwrap();
     let env = seen["process"]["env"].as_array().unwrap();
-    assert!(env.contains(&json!("DB_PORT=tcp://10.0.0.2:3306")), "{env:?}");
+    assert!(
+        env.contains(&json!("DB_PORT=tcp://10.0.0.2:3306")),
+        "{env:?}"
+    );
     assert!(env.contains(&json!("DB_ENV_A=b")));
     assert_eq!(seen["org.example.unknown"], json!({"kept": true}));
     let hooks = seen["hooks"]["poststart"].as_array().unwrap();
@@ -106,9 +123,21 @@ fn called_as_linkshim_runtime_with_settings_from_the_environment() {
         .env("LINKSHIM_CONFIG", fx.dir.path().join("none.toml"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
-    let seen: Value = serde_json::from_str(&std::fs::read_to_string(record.join("config.json")).unwrap()).unwrap();
-    assert!(seen["process"]["env"].as_array().unwrap().contains(&json!("REDIS_PORT=tcp://10.0.0.2:6379")));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value =
+        serde_json::from_str(&std::fs::read_to_string(record.join("config.json")).unwrap())
+            .unwrap();
+    assert!(
+        seen["process"]["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("REDIS_PORT=tcp://10.0.0.2:6379"))
+    );
 }
 
 #[test]
@@ -116,7 +145,11 @@ fn the_runtime_comes_from_the_config_file() {
     let fx = Fixture::new();
     let (fake, record) = fake_runtime(fx.dir.path());
     let conf = fx.dir.path().join("linkshim.toml");
-    std::fs::write(&conf, format!("runtime = {:?}\nstate_dir = {:?}\n", fake, fx.state)).unwrap();
+    std::fs::write(
+        &conf,
+        format!("runtime = {:?}\nstate_dir = {:?}\n", fake, fx.state),
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_linkshim"))
         .args(["runtime", "--", "state", "c3"])
         .env("LINKSHIM_CONFIG", &conf)
@@ -124,8 +157,16 @@ fn the_runtime_comes_from_the_config_file() {
         .env_remove("LINKSHIM_STATE_DIR")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(record.join("args")).unwrap(), "state\nc3\n");
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(record.join("args")).unwrap(),
+        "state\nc3\n"
+    );
 }
 
 #[test]
@@ -134,7 +175,12 @@ fn other_subcommands_leave_the_bundle_alone() {
     let (fake, _record) = fake_runtime(fx.dir.path());
     let b = bundle(&fx, json!({"io.linkshim.links": "nosuch"}));
     let before = std::fs::read(b.join("config.json")).unwrap();
-    for sub in [&["start", "x"][..], &["delete", "--force", "x"], &["kill", "x", "KILL"], &["--version"]] {
+    for sub in [
+        &["start", "x"][..],
+        &["delete", "--force", "x"],
+        &["kill", "x", "KILL"],
+        &["--version"],
+    ] {
         let out = fx
             .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
             .args(sub)
@@ -150,7 +196,10 @@ fn other_subcommands_leave_the_bundle_alone() {
 fn a_failed_link_leaves_the_config_as_it_was_and_reaches_the_engine_log() {
     let fx = Fixture::new();
     let (fake, record) = fake_runtime(fx.dir.path());
-    let b = bundle(&fx, json!({"io.linkshim.name": "webapp", "io.linkshim.links": "nosuch:db"}));
+    let b = bundle(
+        &fx,
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "nosuch:db"}),
+    );
     let before = std::fs::read(b.join("config.json")).unwrap();
     let log = fx.dir.path().join("log.json");
     let out = fx
@@ -159,13 +208,35 @@ fn a_failed_link_leaves_the_config_as_it_was_and_reaches_the_engine_log() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(!record.join("args").exists(), "the real runtime must not run");
-    assert_eq!(std::fs::read(b.join("config.json")).unwrap(), before, "config.json is untouched");
+    assert!(
+        !record.join("args").exists(),
+        "the real runtime must not run"
+    );
+    assert_eq!(
+        std::fs::read(b.join("config.json")).unwrap(),
+        before,
+        "config.json is untouched"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("could not get container for nosuch") && stderr.contains("\"webapp\""), "{stderr}");
-    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert!(
+        stderr.contains("could not get container for nosuch") && stderr.contains("\"webapp\""),
+        "{stderr}"
+    );
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(line["level"], "error");
-    assert!(line["msg"].as_str().unwrap().contains("could not get container for nosuch"));
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap()
+            .contains("could not get container for nosuch")
+    );
 }
 
 #[test]
@@ -174,7 +245,8 @@ fn the_wrapper_never_execs_itself() {
     let bin = fx.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_linkshim"), bin.join("runc")).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_linkshim"), bin.join("linkshim-runtime")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_linkshim"), bin.join("linkshim-runtime"))
+        .unwrap();
     let out = std::process::Command::new(bin.join("linkshim-runtime"))
         .args(["--version"])
         .env("PATH", &bin)
