@@ -58,10 +58,7 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
         pid: state.pid,
         pid_start: state.pid.and_then(registry::pid_start_time),
         boot_id: registry::boot_id(),
-        created: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        created: registry::now(),
     })
 }
 

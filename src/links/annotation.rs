@@ -524,3 +524,40 @@ mod tests {
         assert!(container_name(&ann(&[(NAME, "bad name")]), Some("host")).is_err());
     }
 }
+
+#[cfg(test)]
+mod family_tests {
+    use super::*;
+
+    #[test]
+    fn link_options() {
+        let l = parse_links("redis:cache+convox api").unwrap();
+        assert_eq!(l[0].family, Family::Convox);
+        assert_eq!(l[0].to_string(), "redis:cache+convox");
+        assert_eq!(l[1].family, Family::Docker);
+        let err = parse_links("redis+fancy").unwrap_err().to_string();
+        assert!(err.contains("unknown link option +fancy"), "{err}");
+    }
+
+    #[test]
+    fn service_and_url_annotations() {
+        let ann: BTreeMap<String, String> = [(SERVICE, "web"), (URL, "redis://:pw@:6379/0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = parse_request(&ann, Some("host1")).unwrap();
+        assert_eq!(r.service.unwrap().as_str(), "web");
+        assert_eq!(r.url.unwrap().to_string(), "redis://:pw@:6379/0");
+        let mut bad = ann.clone();
+        bad.insert(URL.into(), "redis://:0".into());
+        let err = parse_request(&bad, Some("h")).unwrap_err().to_string();
+        assert!(err.contains(URL) && err.contains("bad port"), "{err}");
+        bad.insert(SERVICE.into(), "we b".into());
+        assert!(
+            parse_request(&bad, Some("h"))
+                .unwrap_err()
+                .to_string()
+                .contains(SERVICE)
+        );
+    }
+}

@@ -158,3 +158,105 @@ pub fn resource_record(r: &Resource) -> Record {
         created: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::links::annotation::parse_links;
+
+    fn rec(id: &str, name: &str, service: Option<&str>) -> Record {
+        let pid = std::process::id() as i32;
+        Record {
+            id: id.into(),
+            name: Name::parse("t", name).unwrap(),
+            service: service.map(|s| Name::parse("t", s).unwrap()),
+            index: None,
+            addrs: vec!["10.0.0.9".parse().unwrap()],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: Some(pid),
+            pid_start: registry::pid_start_time(pid),
+            boot_id: registry::boot_id(),
+            created: registry::now(),
+        }
+    }
+
+    #[test]
+    fn targets_and_clashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("c1", "db", None), None).unwrap();
+        reg.register(&rec("r1", "web-a", Some("web")), None)
+            .unwrap();
+        reg.register(&rec("r2", "web-b", Some("web")), None)
+            .unwrap();
+        reg.register(&rec("x1", "api", None), None).unwrap();
+        reg.register(&rec("x2", "api-1", Some("api")), None)
+            .unwrap();
+        reg.reserve(
+            &Name::parse("t", "lazy").unwrap(),
+            &Name::parse("t", "lazy-1").unwrap(),
+            "0123456789abcdef",
+        )
+        .unwrap();
+        let linker = Name::parse("t", "me").unwrap();
+        let one = |reg: &mut Registry, text: &str| {
+            resolve(reg, &linker, &parse_links(text).unwrap(), None)
+        };
+
+        assert!(
+            matches!(one(&mut reg, "db").unwrap()[0].target, Target::Container(ref r) if r.id == "c1")
+        );
+        match &one(&mut reg, "web").unwrap()[0].target {
+            Target::Service { replicas, .. } => {
+                assert_eq!(
+                    replicas.iter().map(|r| r.index).collect::<Vec<_>>(),
+                    vec![Some(1), Some(2)]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = one(&mut reg, "api").unwrap_err().to_string();
+        assert!(err.contains("both a container and a service"), "{err}");
+        let err = one(&mut reg, "lazy").unwrap_err().to_string();
+        assert!(
+            err.contains("could not get container for lazy"),
+            "a reserved slot is no target: {err}"
+        );
+        let err = one(&mut reg, "me").unwrap_err().to_string();
+        assert!(err.contains("itself"), "{err}");
+        let err = one(&mut reg, "db nosuch").unwrap_err().to_string();
+        assert!(
+            err.contains("nosuch"),
+            "one missing target fails them all: {err}"
+        );
+    }
+
+    #[test]
+    fn persistent_resources_are_found_after_runtime_ones() {
+        let state = tempfile::tempdir().unwrap();
+        let persist = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(state.path()).unwrap();
+        Registry::open(persist.path())
+            .unwrap()
+            .put_resource(&Resource {
+                name: Name::parse("t", "pg").unwrap(),
+                url: "postgres://10.9.9.9:5432/x".into(),
+                env: vec![],
+            })
+            .unwrap();
+        let links = parse_links("pg").unwrap();
+        let me = Name::parse("t", "me").unwrap();
+        assert!(resolve(&mut reg, &me, &links, None).is_err());
+        let got = resolve(&mut reg, &me, &links, Some(persist.path())).unwrap();
+        match &got[0].target {
+            Target::Resource { record, .. } => assert_eq!(
+                record.addrs,
+                vec!["10.9.9.9".parse::<std::net::IpAddr>().unwrap()]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}

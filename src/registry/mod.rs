@@ -19,4 +19,4 @@ mod liveness;
 mod store;
 
 pub use liveness::{Liveness, boot_id, pid_start_time};
-pub use store::{Error, Record, Registry, Resource};
+pub use store::{Error, PENDING_SECS, Record, Registry, Resource, now};
