@@ -67,7 +67,7 @@ pub fn link_lines(alias: &str, id: &str, name: &str, addrs: &[IpAddr]) -> Vec<Li
     if !short.is_empty() && short != alias {
         names.push(short.to_string());
     }
-    if name != alias {
+    if !names.iter().any(|n| n == name) {
         names.push(name.to_string());
     }
     let v4 = addrs.iter().find(|a| a.is_ipv4());
@@ -130,6 +130,7 @@ mod tests {
                 ],
             ),
             ("db", "mysql", &[], &[]),
+            ("web-1", "330ef1855f71", &["10.0.0.3"], &["10.0.0.3\tweb-1 330ef1855f71"]),
         ];
         for (alias, name, addrs, want) in cases {
             let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
