@@ -1,0 +1,345 @@
+//! End to end on real podman: service links (Tutum), URL links (Convox),
+//! resources added with the CLI, self-description.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const T: Duration = Duration::from_secs(60);
+
+/// The package's hooks.d file, pointed at this build and private directories.
+fn install_hook(podman: &Podman, state: &Path, persist: &Path) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/linkshim.json");
+    let mut hook: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    hook["hook"]["path"] = linkshim_bin().to_str().unwrap().into();
+    let args = hook["hook"]["args"].as_array_mut().unwrap();
+    for a in [
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--persist-dir",
+        persist.to_str().unwrap(),
+    ] {
+        args.push(a.into());
+    }
+    std::fs::write(podman.hooks_dir().join("linkshim.json"), hook.to_string()).unwrap();
+}
+
+fn linkshim(state: &Path, persist: &Path, args: &[&str]) -> String {
+    let mut c = std::process::Command::new(linkshim_bin());
+    c.arg("--state-dir")
+        .arg(state)
+        .arg("--persist-dir")
+        .arg(persist)
+        .args(args);
+    run_ok(&mut c, T)
+}
+
+fn ip_of(podman: &Podman, name: &str) -> String {
+    podman
+        .run_ok(
+            &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+            T,
+        )
+        .trim()
+        .to_string()
+}
+
+fn id_of(podman: &Podman, name: &str) -> String {
+    podman
+        .run_ok(&["inspect", "-f", "{{.Id}}", name], T)
+        .trim()
+        .to_string()
+}
+
+fn env_of(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn get<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+}
+
+fn start_replica(podman: &Podman, rootfs: &str, name: &str) {
+    podman.run_ok(
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--annotation",
+            "io.linkshim.service=web",
+            "--annotation",
+            "io.linkshim.expose=80",
+            "--annotation",
+            "io.linkshim.url=http://:80/",
+            "-e",
+            "WEBROOT=/login",
+            "--rootfs",
+            rootfs,
+            "sh",
+            "-c",
+            "echo index=$LINKSHIM_INDEX service=$LINKSHIM_SERVICE; exec httpd -f -p 80 -h /www",
+        ],
+        T,
+    );
+}
+
+#[test]
+fn three_replicas_of_a_service_and_a_proxy() {
+    if !e2e_ready("three_replicas_of_a_service_and_a_proxy", &["podman"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
+    let rootfs = busybox_rootfs(tmp.path());
+    let r = rootfs.to_str().unwrap();
+    let podman = Podman::new();
+    install_hook(&podman, &state, &persist);
+    let names: Vec<String> = (1..=3).map(|i| unique_name(&format!("web{i}"))).collect();
+    for n in &names {
+        start_replica(&podman, r, n);
+    }
+    let ips: Vec<String> = names.iter().map(|n| ip_of(&podman, n)).collect();
+    for (i, n) in names.iter().enumerate() {
+        let logs = podman.run_ok(&["logs", n], T);
+        assert!(
+            logs.contains(&format!("index={} service=web", i + 1)),
+            "{n}: {logs}"
+        );
+    }
+
+    let out = podman.run_ok(
+        &[
+            "run",
+            "--rm",
+            "--annotation",
+            "io.linkshim.name=proxy",
+            "--annotation",
+            "io.linkshim.links=web",
+            "--rootfs",
+            r,
+            "sh",
+            "-c",
+            "env; echo ---; cat /etc/hosts; echo ---; wget -q -O - http://web-2/",
+        ],
+        T,
+    );
+    let mut parts = out.split("---\n");
+    let (env, hosts, fetched) = (
+        env_of(parts.next().unwrap()),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    for (i, ip) in ips.iter().enumerate() {
+        let n = i + 1;
+        assert_eq!(
+            get(&env, &format!("WEB_{n}_PORT")),
+            Some(format!("tcp://{ip}:80").as_str()),
+            "{out}"
+        );
+        assert_eq!(
+            get(&env, &format!("WEB_{n}_PORT_80_TCP_ADDR")),
+            Some(ip.as_str())
+        );
+        assert_eq!(get(&env, &format!("WEB_{n}_ENV_WEBROOT")), Some("/login"));
+        assert_eq!(
+            get(&env, &format!("WEB_{n}_NAME")),
+            Some(format!("/proxy/web-{n}").as_str())
+        );
+        let short = &id_of(&podman, &names[i])[..12];
+        let line = format!("{ip}\tweb web-{n} {short}");
+        assert!(hosts.lines().any(|l| l == line), "{line:?} not in\n{hosts}");
+    }
+    assert_eq!(
+        hosts
+            .lines()
+            .filter(|l| l.split('\t').nth(1).is_some_and(|n| n.starts_with("web ")))
+            .count(),
+        3
+    );
+    assert_eq!(
+        get(&env, "WEB_URL"),
+        Some(format!("http://{}:80/", ips[0]).as_str())
+    );
+    assert_eq!(
+        get(&env, "WEB_URLS"),
+        Some(
+            ips.iter()
+                .map(|ip| format!("http://{ip}:80/"))
+                .collect::<Vec<_>>()
+                .join(",")
+                .as_str()
+        )
+    );
+    assert_eq!(fetched.trim(), "linkshim-ok");
+
+    // Replica 2 goes; a new replica takes its slot.
+    podman.run_ok(&["rm", "-f", "-t", "0", &names[1]], T);
+    let newcomer = unique_name("web4");
+    start_replica(&podman, r, &newcomer);
+    let logs = podman.run_ok(&["logs", &newcomer], T);
+    assert!(logs.contains("index=2 service=web"), "{logs}");
+    let ls: Value = serde_json::from_str(&linkshim(&state, &persist, &["ls", "--json"])).unwrap();
+    let slots: Vec<(String, u64)> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let new_id = id_of(&podman, &newcomer);
+    assert!(slots.contains(&(new_id, 2)), "{slots:?}");
+    assert_eq!(slots.len(), 3, "{slots:?}");
+}
+
+#[test]
+fn a_url_target_and_a_resource_linked_from_one_container() {
+    if !e2e_ready(
+        "a_url_target_and_a_resource_linked_from_one_container",
+        &["podman"],
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
+    let rootfs = busybox_rootfs(tmp.path());
+    let r = rootfs.to_str().unwrap();
+    let podman = Podman::new();
+    install_hook(&podman, &state, &persist);
+    linkshim(
+        &state,
+        &persist,
+        &[
+            "resource",
+            "add",
+            "pg",
+            "--url",
+            "postgres://app:p%40ss@192.0.2.10:5432/appdb",
+            "--env",
+            "PGSSLMODE=require",
+            "--persist",
+        ],
+    );
+    let listed = linkshim(&state, &persist, &["resource", "ls"]);
+    assert!(
+        listed.contains("pg\tpostgres://app:p%40ss@192.0.2.10:5432/appdb\tpersistent"),
+        "{listed}"
+    );
+
+    let redis = unique_name("redis");
+    podman.run_ok(
+        &[
+            "run",
+            "-d",
+            "--name",
+            &redis,
+            "--annotation",
+            "io.linkshim.name=redis",
+            "--annotation",
+            "io.linkshim.expose=6379",
+            "--annotation",
+            "io.linkshim.url=redis://:s%3Acret@:6379/0",
+            "--rootfs",
+            r,
+            "httpd",
+            "-f",
+            "-p",
+            "6379",
+            "-h",
+            "/www",
+        ],
+        T,
+    );
+    let ip = ip_of(&podman, &redis);
+    let out = podman.run_ok(
+        &[
+            "run",
+            "--rm",
+            "--annotation",
+            "io.linkshim.name=app",
+            "--annotation",
+            "io.linkshim.links=redis:cache+convox redis pg:db",
+            "--rootfs",
+            r,
+            "sh",
+            "-c",
+            "env; echo ---; cat /etc/hosts; echo ---; wget -q -O - http://cache:6379/",
+        ],
+        T,
+    );
+    let mut parts = out.split("---\n");
+    let (env, hosts, fetched) = (
+        env_of(parts.next().unwrap()),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let want = [
+        // Convox family for "cache".
+        ("CACHE_URL", format!("redis://:s%3Acret@{ip}:6379/0")),
+        ("CACHE_SCHEME", "redis".into()),
+        ("CACHE_HOST", ip.clone()),
+        ("CACHE_PORT", "6379".into()),
+        ("CACHE_PATH", "/0".into()),
+        ("CACHE_USERNAME", String::new()),
+        ("CACHE_PASSWORD", "s:cret".into()),
+        // Docker family for "redis": Docker's _PORT kept, URL parts beside it.
+        ("REDIS_PORT", format!("tcp://{ip}:6379")),
+        ("REDIS_URL", format!("redis://:s%3Acret@{ip}:6379/0")),
+        ("REDIS_PORTS", format!("tcp://{ip}:6379")),
+        // The resource.
+        (
+            "DB_URL",
+            "postgres://app:p%40ss@192.0.2.10:5432/appdb".into(),
+        ),
+        ("DB_PASSWORD", "p@ss".into()),
+        ("DB_PORT", "tcp://192.0.2.10:5432".into()),
+        ("DB_ENV_PGSSLMODE", "require".into()),
+        ("LINKSHIM_NAME", "app".into()),
+    ];
+    for (k, v) in &want {
+        assert_eq!(get(&env, k), Some(v.as_str()), "{k} in\n{out}");
+    }
+    assert_eq!(
+        get(&env, "CACHE_PORT_6379_TCP"),
+        None,
+        "the Convox family has no Docker variables"
+    );
+    let short = &id_of(&podman, &redis)[..12];
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l == format!("{ip}\tcache {short} redis")),
+        "{hosts}"
+    );
+    assert!(hosts.lines().any(|l| l == "192.0.2.10\tdb pg"), "{hosts}");
+    assert_eq!(fetched.trim(), "linkshim-ok");
+
+    linkshim(&state, &persist, &["resource", "rm", "pg"]);
+    let failed = podman
+        .cmd()
+        .args([
+            "run",
+            "--rm",
+            "--annotation",
+            "io.linkshim.links=pg",
+            "--rootfs",
+            r,
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "a removed resource is no target");
+}
