@@ -123,13 +123,14 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         })?,
     };
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
-    if let Some(holder) = reg.lookup(request.name.as_str()).map_err(reg_err)? {
-        if Some(holder.id.as_str()) != ctx.id && holder.id != Record::pending_id(&token) {
-            return Err(reg_err(registry::Error::NameInUse {
-                name: container.clone(),
-                id: holder.id,
-            }));
-        }
+    let holder = reg.lookup(request.name.as_str()).map_err(reg_err)?;
+    if let Some(holder) =
+        holder.filter(|h| Some(h.id.as_str()) != ctx.id && h.id != Record::pending_id(&token))
+    {
+        return Err(reg_err(registry::Error::NameInUse {
+            name: container.clone(),
+            id: holder.id,
+        }));
     }
     let resolved = resolve::resolve(&mut reg, &request.name, &request.links, ctx.persist_dir)
         .map_err(|source| Error::Link {

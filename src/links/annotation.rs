@@ -346,10 +346,8 @@ pub fn container_name(
         return Name::parse(NAME, n.trim());
     }
     for key in MANAGER_NAMES {
-        if let Some(n) = annotations.get(*key) {
-            if let Ok(name) = Name::parse(key, n.trim()) {
-                return Ok(name);
-            }
+        if let Some(Ok(name)) = annotations.get(*key).map(|n| Name::parse(key, n.trim())) {
+            return Ok(name);
         }
     }
     match hostname {
@@ -502,7 +500,8 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let cases: &[(&[(&str, &str)], Option<&str>, Option<&str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+        let cases: &[Case] = &[
             (
                 &[(NAME, "own"), ("nerdctl/name", "nerd")],
                 Some("host"),

@@ -130,7 +130,12 @@ mod tests {
                 ],
             ),
             ("db", "mysql", &[], &[]),
-            ("web-1", "330ef1855f71", &["10.0.0.3"], &["10.0.0.3\tweb-1 330ef1855f71"]),
+            (
+                "web-1",
+                "330ef1855f71",
+                &["10.0.0.3"],
+                &["10.0.0.3\tweb-1 330ef1855f71"],
+            ),
         ];
         for (alias, name, addrs, want) in cases {
             let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
