@@ -11,12 +11,37 @@ pub fn boot_id() -> String {
 }
 
 /// The start time of `pid` in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`), or None when there is no such process.
+/// `/proc/<pid>/stat`), or None when there is no such process or it has
+/// exited (a zombie waiting to be reaped is no running container).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let me = std::process::id() as i32;
+        assert!(pid_start_time(me).is_some());
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Not waited for: once it exits it is a zombie until reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pid_start_time(pid).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(pid_start_time(pid), None, "an exited, unreaped child counts as gone");
+        assert!(std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(), "it is a zombie");
+        drop(child);
+    }
 }
 
 /// What the current machine says about liveness, read once per process.

@@ -791,6 +791,9 @@ pub fn bundle_add_bind(bundle: &Path, source: &Path, destination: &str, readonly
 /// linkshim): Drop runs `<runtime> delete --force <id>` (best effort).
 pub struct OciContainer {
     pub runtime: PathBuf,
+    /// Arguments put before the runtime's own (e.g. linkshim's
+    /// `--state-dir D runtime --runtime R --`); empty for a bare runtime.
+    pub pre_args: Vec<std::ffi::OsString>,
     pub id: String,
 }
 
@@ -799,14 +802,46 @@ impl OciContainer {
     pub fn new(runtime: impl Into<PathBuf>, id: &str) -> OciContainer {
         OciContainer {
             runtime: runtime.into(),
+            pre_args: Vec::new(),
             id: id.to_string(),
         }
+    }
+
+    /// Guard for container `id` run through linkshim's wrapper:
+    /// `linkshim --state-dir <state> runtime --runtime <real> -- ARGS`, with
+    /// no config file and no LINKSHIM_* variables from the caller.
+    pub fn wrapped(state: &Path, real: &Path, id: &str) -> OciContainer {
+        OciContainer {
+            runtime: linkshim_bin(),
+            pre_args: vec![
+                "--state-dir".into(),
+                state.into(),
+                "runtime".into(),
+                "--runtime".into(),
+                real.into(),
+                "--".into(),
+            ],
+            id: id.to_string(),
+        }
+    }
+
+    /// The runtime (or wrapper) command, before the runtime's own arguments.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.runtime);
+        c.args(&self.pre_args);
+        if !self.pre_args.is_empty() {
+            c.env("LINKSHIM_CONFIG", "/nonexistent/linkshim-test.toml")
+                .env_remove("LINKSHIM_STATE_DIR")
+                .env_remove("LINKSHIM_RUNTIME");
+        }
+        c
     }
 
     /// `<runtime> run -d --bundle <bundle> <id>` with stdio null (a detached
     /// container inherits the caller's stdio; piping it would block us).
     pub fn run_detached(&self, bundle: &Path) {
-        let st = Command::new(&self.runtime)
+        let st = self
+            .command()
             .args(["run", "-d", "--bundle"])
             .arg(bundle)
             .arg(&self.id)
@@ -826,7 +861,7 @@ impl OciContainer {
     /// `<runtime> run --bundle <bundle> <id>` in the foreground, bounded.
     pub fn run_fg(&self, bundle: &Path, timeout: Duration) -> Option<Output> {
         output_within(
-            Command::new(&self.runtime)
+            self.command()
                 .args(["run", "--bundle"])
                 .arg(bundle)
                 .arg(&self.id),
@@ -838,7 +873,7 @@ impl OciContainer {
 impl Drop for OciContainer {
     fn drop(&mut self) {
         run_quiet(
-            Command::new(&self.runtime).args(["delete", "--force", &self.id]),
+            self.command().args(["delete", "--force", &self.id]),
             Duration::from_secs(20),
         );
     }
@@ -862,6 +897,12 @@ pub struct Containerd {
 impl Containerd {
     /// Starts containerd and waits (at most 30 s) for `ctr version`.
     pub fn start() -> Containerd {
+        Containerd::start_with_env(&[])
+    }
+
+    /// [`Containerd::start`] with `env` added to containerd's environment,
+    /// which its shims, and the runtime they call, inherit.
+    pub fn start_with_env(env: &[(&str, &OsStr)]) -> Containerd {
         let dir = tempfile::Builder::new()
             .prefix("lsh-ctrd-")
             .tempdir()
@@ -886,6 +927,7 @@ impl Containerd {
         fs::write(d.join("config.toml"), conf).unwrap();
         let log = fs::File::create(d.join("containerd.log")).unwrap();
         let child = Command::new("containerd")
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(d.join("config.toml"))
             .stdin(Stdio::null())
@@ -1045,4 +1087,257 @@ pub fn pids_with_cmdline(pred: impl Fn(&str) -> bool) -> Vec<u32> {
 pub fn serial() -> MutexGuard<'static, ()> {
     static M: Mutex<()> = Mutex::new(());
     M.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// linkshim: state dir, hooks.d file, wrapper, and the link assertions
+// ---------------------------------------------------------------------------
+
+/// A config file path that never exists: keeps a machine-wide
+/// /etc/linkshim/linkshim.toml out of the tests.
+pub const NO_CONFIG: &str = "/nonexistent/linkshim-test.toml";
+
+/// `linkshim --state-dir <state>`, with no config file and no LINKSHIM_*
+/// variables from the caller. Append the subcommand.
+pub fn linkshim(state: &Path) -> Command {
+    let mut c = Command::new(linkshim_bin());
+    c.arg("--state-dir")
+        .arg(state)
+        .env("LINKSHIM_CONFIG", NO_CONFIG)
+        .env_remove("LINKSHIM_STATE_DIR")
+        .env_remove("LINKSHIM_RUNTIME");
+    c
+}
+
+/// `linkshim ls --json` on `state`, parsed: one object per record.
+pub fn linkshim_ls(state: &Path) -> Vec<Value> {
+    let out = run_ok(
+        linkshim(state).args(["ls", "--json"]),
+        Duration::from_secs(20),
+    );
+    let v: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("`linkshim ls --json` is not JSON ({e}): {out:?}"));
+    v.as_array()
+        .unwrap_or_else(|| panic!("`linkshim ls --json` is not an array: {out}"))
+        .clone()
+}
+
+/// The `ls --json` record named `name`, if registered.
+pub fn ls_record(state: &Path, name: &str) -> Option<Value> {
+    linkshim_ls(state).into_iter().find(|r| r["name"] == name)
+}
+
+/// Installs hooks/linkshim.json (the project's own file) into `hooks_dir`,
+/// rewriting only `hook.path` to the built binary and appending
+/// `--state-dir <state>` to `hook.args`.
+pub fn install_hooks_d(hooks_dir: &Path, state: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/linkshim.json");
+    let mut hook: Value = serde_json::from_str(&fs::read_to_string(&src).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    hook["hook"]["path"] = json!(linkshim_bin());
+    hook["hook"]["args"]
+        .as_array_mut()
+        .expect("hook.args")
+        .extend([json!("--state-dir"), json!(state)]);
+    fs::write(
+        hooks_dir.join("linkshim.json"),
+        serde_json::to_string_pretty(&hook).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A container id shorter than 12 characters, unique on this machine for
+/// the life of this process (`t<pid>x<n>`), so hosts lines carry it whole.
+pub fn short_unique_id() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let id = format!(
+        "t{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    assert!(id.len() <= 12, "{id} is longer than a short id");
+    id
+}
+
+/// The first 12 characters of a container id (Docker's short id).
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// The command a linker runs: its env, `---`, its /etc/hosts, `---`, then
+/// the served file fetched through the alias `alias` on `port` (retried,
+/// bounded, in case the target's server is not listening yet).
+pub fn linker_script(alias: &str, port: u16) -> String {
+    format!(
+        "env; echo ---; cat /etc/hosts; echo ---; {}",
+        sh_retry(&format!("wget -q -O - http://{alias}:{port}/"), 50)
+    )
+}
+
+/// What a linker running [`linker_script`] printed.
+#[derive(Debug)]
+pub struct LinkerOutput {
+    pub env: std::collections::BTreeMap<String, String>,
+    pub hosts: String,
+    pub fetched: String,
+}
+
+impl LinkerOutput {
+    /// Splits the linker's stdout at its two `---` lines.
+    pub fn parse(stdout: &str) -> LinkerOutput {
+        let parts: Vec<&str> = stdout.splitn(3, "---\n").collect();
+        assert_eq!(
+            parts.len(),
+            3,
+            "linker output lacks two `---` lines:\n{stdout}"
+        );
+        let env = parts[0]
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LinkerOutput {
+            env,
+            hosts: parts[1].to_string(),
+            fetched: parts[2].to_string(),
+        }
+    }
+
+    /// Asserts the `<prefix>_*` variables are exactly `want`. linkshim may add
+    /// one variable Docker lacks, `<prefix>_PORTS` (every port URL, in
+    /// Docker's order); when present it must equal `ports`.
+    pub fn assert_link_env(
+        &self,
+        prefix: &str,
+        want: &std::collections::BTreeMap<String, String>,
+        ports: &str,
+    ) {
+        let p = format!("{prefix}_");
+        let extra = format!("{prefix}_PORTS");
+        let got: std::collections::BTreeMap<String, String> = self
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with(&p) && **k != extra)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|(k, v)| got.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k}={v} (got {:?})", got.get(k)))
+            .collect();
+        let unexpected: Vec<String> = got
+            .iter()
+            .filter(|(k, _)| !want.contains_key(*k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert!(
+            missing.is_empty() && unexpected.is_empty(),
+            "link env differs from Docker's\nmissing or wrong: {missing:#?}\nunexpected: {unexpected:#?}\nwhole env: {:#?}",
+            self.env
+        );
+        for k in ["PATH", "HOME", "HOSTNAME", "TERM", "container"] {
+            let key = format!("{prefix}_ENV_{k}");
+            assert!(!self.env.contains_key(&key), "{key} must not be passed on");
+        }
+        if let Some(v) = self.env.get(&extra) {
+            assert_eq!(v, ports, "{extra}");
+        }
+    }
+
+    /// Asserts /etc/hosts holds the exact line `<ip>\t<rest>` once.
+    pub fn assert_hosts_line(&self, ip: &str, rest: &str) {
+        let want = format!("{ip}\t{rest}");
+        let n = self.hosts.lines().filter(|l| *l == want).count();
+        assert_eq!(
+            n, 1,
+            "hosts line {want:?} expected once in:\n{}",
+            self.hosts
+        );
+    }
+}
+
+/// The ports every link test's target exposes: `3306 33060/udp 7000-7002`.
+pub const TARGET_EXPOSE: &str = "3306 33060/udp 7000-7002";
+
+/// The variables Docker 20.10 gives a linker `linker` with `--link
+/// <target>:<alias>` to a target at `ip` exposing [`TARGET_EXPOSE`] whose
+/// own configured env (beyond HOME, PATH and the runtime's own) is
+/// `target_env` (see /work/shared/LINKS-REFERENCE.md), and the
+/// `<PREFIX>_PORTS` value linkshim adds.
+pub fn docker_link_env(
+    prefix: &str,
+    linker: &str,
+    alias: &str,
+    ip: &str,
+    target_env: &[(&str, &str)],
+) -> (std::collections::BTreeMap<String, String>, String) {
+    let mut m = std::collections::BTreeMap::new();
+    let mut put = |k: String, v: String| {
+        assert!(m.insert(k.clone(), v).is_none(), "{k} twice");
+    };
+    put(format!("{prefix}_NAME"), format!("/{linker}/{alias}"));
+    put(format!("{prefix}_PORT"), format!("tcp://{ip}:3306"));
+    // Docker's order: tcp first, then other protocols; by number.
+    let ports = [
+        (3306, "tcp"),
+        (7000, "tcp"),
+        (7001, "tcp"),
+        (7002, "tcp"),
+        (33060, "udp"),
+    ];
+    for (n, proto) in ports {
+        let base = format!("{prefix}_PORT_{n}_{}", proto.to_uppercase());
+        put(base.clone(), format!("{proto}://{ip}:{n}"));
+        put(format!("{base}_ADDR"), ip.to_string());
+        put(format!("{base}_PORT"), n.to_string());
+        put(format!("{base}_PROTO"), proto.to_string());
+    }
+    let run = format!("{prefix}_PORT_7000_TCP");
+    put(format!("{run}_START"), format!("tcp://{ip}:7000"));
+    put(format!("{run}_PORT_START"), "7000".into());
+    put(format!("{run}_END"), format!("tcp://{ip}:7002"));
+    put(format!("{run}_PORT_END"), "7002".into());
+    for (k, v) in target_env {
+        put(format!("{prefix}_ENV_{k}"), v.to_string());
+    }
+    let list = ports
+        .iter()
+        .map(|(n, proto)| format!("{proto}://{ip}:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    (m, list)
+}
+
+/// Files left in `<state>/hosts` (linkers' hosts files not yet removed).
+pub fn hosts_files(state: &Path) -> Vec<PathBuf> {
+    fs::read_dir(state.join("hosts"))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+/// `<state>/linkshim.log`, the operator's log ("" when absent).
+pub fn linkshim_log(state: &Path) -> String {
+    fs::read_to_string(state.join("linkshim.log")).unwrap_or_default()
+}
+
+/// Asserts the `ls --json` record of a link test's target: `name`, the
+/// full `id`, `ip` first among its addresses, [`TARGET_EXPOSE`] in Docker's
+/// order, and exactly `own_env` as its own configured env.
+pub fn assert_target_record(rec: &Value, name: &str, id: &str, ip: &str, own_env: &[(&str, &str)]) {
+    assert_eq!(rec["name"], name, "record: {rec:#}");
+    assert_eq!(rec["id"], id, "record: {rec:#}");
+    assert_eq!(rec["addrs"][0], ip, "record: {rec:#}");
+    assert_eq!(
+        rec["ports"],
+        json!([
+            {"number": 3306, "proto": "tcp"},
+            {"number": 7000, "proto": "tcp"},
+            {"number": 7001, "proto": "tcp"},
+            {"number": 7002, "proto": "tcp"},
+            {"number": 33060, "proto": "udp"},
+        ]),
+        "record: {rec:#}"
+    );
+    let env: Vec<Value> = own_env.iter().map(|(k, v)| json!([k, v])).collect();
+    assert_eq!(rec["env"], json!(env), "record: {rec:#}");
 }
