@@ -11,4 +11,12 @@ if [ "$(id -u)" = 0 ]; then
     scripts/setup.sh
 fi
 cargo build --quiet
-cargo test --no-fail-fast "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } /^SKIP / { s += 1 }
+     END { printf "suite: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+grep -h '^SKIP ' "$log" || true
+exit "$status"
