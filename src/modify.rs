@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::oci::config::Config;
 
-/// Annotation listing the env keys linkshim added (comma separated).
+/// Annotation listing the env keys linkshim added (a JSON array of strings).
 pub const ADDED_ENV: &str = "io.linkshim.internal.added-env";
 /// Annotation holding the container's token: it names its hosts file under
 /// the state dir and its reserved replica slot.
@@ -23,20 +23,28 @@ const HOOK_MARK: [&str; 2] = ["linkshim", "hook"];
 
 /// Remove what an earlier run added: its env keys and its hooks.
 pub fn undo(config: &mut Config) {
-    let annotations = config.annotations();
-    if let Some(added) = annotations.get(ADDED_ENV) {
-        let added: Vec<&str> = added.split(',').filter(|k| !k.is_empty()).collect();
+    let added = added_keys(config);
+    if !added.is_empty() {
         let env = config
             .env()
             .into_iter()
-            .filter(|kv| !added.contains(&key_of(kv)))
+            .filter(|kv| !added.iter().any(|k| k == key_of(kv)))
             .collect();
         config.set_env(env);
-        config.set_annotation(ADDED_ENV, None);
     }
+    config.set_annotation(ADDED_ENV, None);
     for stage in ["poststart", "poststop"] {
         config.hooks_mut(stage).retain(|h| !is_own_hook(h));
     }
+}
+
+/// The env keys an earlier run added, from the `ADDED_ENV` annotation.
+pub fn added_keys(config: &Config) -> Vec<String> {
+    config
+        .annotations()
+        .get(ADDED_ENV)
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default()
 }
 
 fn is_own_hook(hook: &Value) -> bool {
@@ -66,7 +74,10 @@ pub fn add_env(config: &mut Config, generated: &[(String, String)]) {
         }
     }
     config.set_env(env);
-    config.set_annotation(ADDED_ENV, (!added.is_empty()).then(|| added.join(",")));
+    config.set_annotation(
+        ADDED_ENV,
+        (!added.is_empty()).then(|| json!(added).to_string()),
+    );
 }
 
 /// Mount `source` over /etc/hosts, read-only: replace the source of an

@@ -180,7 +180,7 @@ fn write_hosts(
 ) -> std::io::Result<()> {
     let base = base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(config.hostname()));
     let text = hosts::render(&base, lines);
-    config::write_file_atomic(path, text.as_bytes(), Some(0o644))
+    config::write_file_atomic(path, text.as_bytes(), 0o644)
 }
 
 /// The content of the hosts file the config mounts already, when it is a

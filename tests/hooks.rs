@@ -41,7 +41,7 @@ fn poststart_registers_and_poststop_unregisters_idempotently() {
     let b = bundle_with(
         &fx,
         json!({"io.linkshim.name": "db", "io.linkshim.expose": "5432 53/udp",
-               "io.linkshim.internal.added-env": "LINKSHIM_NAME,X_PORT"}),
+               "io.linkshim.internal.added-env": "[\"LINKSHIM_NAME\",\"X_PORT\"]"}),
         &[
             "PATH=/bin",
             "HOME=/root",

@@ -261,3 +261,36 @@ fn garbage_on_stdin_is_refused_without_output() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid OCI config"));
 }
+
+#[test]
+fn a_target_env_key_with_a_comma_cannot_strip_the_linkers_env() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "evil", "", &[("A,PATH", "x")]);
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = json!({"io.linkshim.links": "evil"});
+    let once = precreate(&fx, &serde_json::to_vec(&config).unwrap());
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let twice = precreate(&fx, &once.stdout);
+    let got: Value = serde_json::from_slice(&twice.stdout).unwrap();
+    let env: Vec<&str> = got["process"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.iter().any(|e| e.starts_with("PATH=/")),
+        "the linker's PATH is kept: {env:?}"
+    );
+    assert_eq!(
+        env.iter()
+            .filter(|e| e.starts_with("EVIL_ENV_A,PATH="))
+            .count(),
+        1,
+        "{env:?}"
+    );
+}

@@ -258,3 +258,61 @@ fn the_wrapper_never_execs_itself() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no real runtime"));
 }
+
+#[test]
+fn a_symlinked_config_is_refused_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let (fake, record) = fake_runtime(fx.dir.path());
+    let real = bundle(&fx, json!({"io.linkshim.name": "web"}));
+    let elsewhere = fx.dir.path().join("real-config.json");
+    std::fs::rename(real.join("config.json"), &elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, real.join("config.json")).unwrap();
+    let before = std::fs::read(&elsewhere).unwrap();
+    let out = fx
+        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+        .args(["create", "--bundle", real.to_str().unwrap(), "c9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a symlink"));
+    assert!(!record.join("args").exists());
+    assert!(
+        std::fs::symlink_metadata(real.join("config.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), before);
+}
+
+#[test]
+fn a_rewritten_config_never_gains_group_or_other_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let (fake, _record) = fake_runtime(fx.dir.path());
+    let b = bundle(&fx, json!({"io.linkshim.name": "web"}));
+    std::fs::set_permissions(
+        b.join("config.json"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let out = fx
+        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+        .args(["create", "--bundle", b.to_str().unwrap(), "c10"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::fs::metadata(b.join("config.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o644);
+}

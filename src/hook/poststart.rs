@@ -65,16 +65,12 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
 /// The container's own configured environment: without what linkshim added
 /// and without the variables a link never carries.
 pub fn own_env(config: &Config) -> Vec<(String, String)> {
-    let ann = config.annotations();
-    let added: Vec<&str> = ann
-        .get(modify::ADDED_ENV)
-        .map(|a| a.split(',').collect())
-        .unwrap_or_default();
+    let added = modify::added_keys(config);
     config
         .env()
         .iter()
         .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| !added.contains(k) && !NOT_CASCADED.contains(k))
+        .filter(|(k, _)| !added.iter().any(|a| a == k) && !NOT_CASCADED.contains(k))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }

@@ -26,6 +26,10 @@ pub enum Error {
     },
     #[error("{what}: the config is not a JSON object")]
     NotObject { what: String },
+    #[error(
+        "{path}: is a symlink; linkshim replaces only a regular config.json (point the bundle at the file itself)"
+    )]
+    Symlink { path: PathBuf },
 }
 
 /// A config.json held as JSON.
@@ -67,7 +71,15 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        write_file_atomic(path, &text, None).map_err(io)
+        let meta = fs::symlink_metadata(path).map_err(io)?;
+        if meta.file_type().is_symlink() {
+            return Err(Error::Symlink {
+                path: path.to_path_buf(),
+            });
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777 & !0o022;
+        write_file_atomic(path, &text, mode).map_err(io)
     }
 
     fn obj(&self) -> &Map<String, Value> {
@@ -198,19 +210,14 @@ fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
     entry.as_object_mut().expect("just made an object")
 }
 
-/// Replace `path` atomically with `bytes`: temporary file in the same folder,
-/// mode `mode` (else the old file's mode, else 0644), fsync, rename.
-pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+/// Replace `path` atomically with `bytes`: temporary file in the same
+/// folder, mode `mode`, fsync, rename.
+pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mode = mode.unwrap_or_else(|| {
-        fs::symlink_metadata(path)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o644)
-    });
     let mut tmp = tempfile::Builder::new()
         .prefix(".linkshim-")
         .tempfile_in(dir)?;

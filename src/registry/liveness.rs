@@ -38,8 +38,15 @@ mod tests {
         while pid_start_time(pid).is_some() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert_eq!(pid_start_time(pid), None, "an exited, unreaped child counts as gone");
-        assert!(std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(), "it is a zombie");
+        assert_eq!(
+            pid_start_time(pid),
+            None,
+            "an exited, unreaped child counts as gone"
+        );
+        assert!(
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
+            "it is a zombie"
+        );
         drop(child);
     }
 }

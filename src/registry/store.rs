@@ -156,7 +156,7 @@ impl Registry {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(&path, flags).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         let version: i32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;

@@ -13,7 +13,8 @@ pub const END: &str = "# END linkshim links";
 /// The base of a hosts file when the engine mounts none.
 pub fn default_base(hostname: Option<&str>) -> String {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
+    let valid = |h: &&str| crate::links::annotation::Name::parse("hostname", h).is_ok();
+    if let Some(h) = hostname.filter(valid) {
         s.push_str(&format!("127.0.1.1\t{h}\n"));
     }
     s
@@ -172,5 +173,9 @@ mod tests {
         assert!(b.contains("127.0.0.1\tlocalhost\n"));
         assert!(b.contains("127.0.1.1\twebapp\n"));
         assert!(!default_base(None).contains("127.0.1.1"));
+        assert!(
+            !default_base(Some("x\n1.2.3.4 db")).contains("db"),
+            "a bad hostname is left out"
+        );
     }
 }
