@@ -127,9 +127,15 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     if let Some(holder) =
         holder.filter(|h| Some(h.id.as_str()) != ctx.id && h.id != Record::pending_id(&token))
     {
-        return Err(reg_err(registry::Error::NameInUse {
-            name: container.clone(),
-            id: holder.id,
+        return Err(reg_err(if holder.is_pending() {
+            registry::Error::NameReserved {
+                name: container.clone(),
+            }
+        } else {
+            registry::Error::NameInUse {
+                name: container.clone(),
+                id: holder.id,
+            }
         }));
     }
     let resolved = resolve::resolve(&mut reg, &request.name, &request.links, ctx.persist_dir)
@@ -190,15 +196,20 @@ fn base_hosts(config: &Config, ctx: &Context<'_>) -> Option<String> {
     if !source.is_absolute() {
         return None;
     }
-    if let Some(root) = config.root_path() {
-        let root = match (Path::new(root).is_absolute(), ctx.bundle) {
-            (true, _) => PathBuf::from(root),
-            (false, Some(b)) => b.join(root),
-            (false, None) => return None,
-        };
-        if source.starts_with(&root) {
-            return None;
-        }
+    // Compare where both really are: a symlink on the way must not lead
+    // into the rootfs, which the container controls.
+    let source = std::fs::canonicalize(&source).ok()?;
+    let root = config.root_path()?;
+    let root = match (Path::new(root).is_absolute(), ctx.bundle) {
+        (true, _) => PathBuf::from(root),
+        (false, Some(b)) => b.join(root),
+        (false, None) => return None,
+    };
+    if source.starts_with(std::fs::canonicalize(root).ok()?) {
+        return None;
+    }
+    if !std::fs::symlink_metadata(&source).ok()?.is_file() {
+        return None;
     }
     let file = File::options()
         .read(true)

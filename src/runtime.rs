@@ -61,12 +61,12 @@ pub fn prepare_bundle(
     if !inv.creates() {
         return Ok(());
     }
+    let cwd = std::env::current_dir().context("the current directory cannot be read")?;
     let bundle = match &inv.bundle {
-        Some(b) => b.clone(),
-        None => std::env::current_dir()
-            .context("the bundle is the current directory, which cannot be read")?,
+        Some(b) => cwd.join(b),
+        None => cwd,
     };
-    let path = bundle.join("config.json");
+    let path = bundle.join(inv.config.as_deref().unwrap_or(Path::new("config.json")));
     let mut config = Config::read(&path)?;
     let ctx = Context {
         state_dir,

@@ -165,3 +165,69 @@ fn the_hooks_d_file_runs_precreate_for_linkshim_annotations() {
     let (key, _) = when.iter().next().unwrap();
     assert_eq!(key, "^io\\.linkshim\\.");
 }
+
+#[test]
+fn a_failed_create_frees_its_reserved_slot_at_poststop_and_orphans_are_swept() {
+    let fx = Fixture::new();
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = json!({"io.linkshim.name": "r1", "io.linkshim.service": "web"});
+    let input = serde_json::to_vec(&config).unwrap();
+    let first = support::precreate(&fx, &input);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let prepared: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let env = prepared["process"]["env"].as_array().unwrap();
+    assert!(
+        env.contains(&json!("LINKSHIM_INDEX=1")) && env.contains(&json!("LINKSHIM_SERVICE=web")),
+        "{env:?}"
+    );
+    let token = prepared["annotations"]["io.linkshim.internal.token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Another container asking for the same name meanwhile is told why not.
+    let second = support::precreate(&fx, &input);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("reserved by a container being created")
+    );
+
+    // An orphan hosts file of a create long gone, and a fresh one.
+    let hosts = fx.state.join("hosts");
+    let old = hosts.join("00000000000000000000000000000001");
+    let fresh = hosts.join("00000000000000000000000000000002");
+    for f in [&old, &fresh] {
+        std::fs::write(f, "x").unwrap();
+    }
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+
+    // The create failed: the runtime runs the poststop hook it was given.
+    let stop = serde_json::to_vec(&json!({"id": "never-started"})).unwrap();
+    let out = run_with_stdin(fx.cmd(&["hook", "poststop", "--token", &token]), &stop);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = support::precreate(&fx, &input);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(!old.exists(), "an old orphan is swept");
+    assert!(
+        fresh.exists(),
+        "a recent file may belong to a container being created"
+    );
+}

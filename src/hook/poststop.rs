@@ -1,34 +1,66 @@
 //! The `poststop` stage: the container leaves the registry and its hosts
-//! file is removed. Works with no pid; stopping twice is harmless.
+//! file is removed. Works with no pid; stopping twice is harmless. It also
+//! sweeps hosts files whose container never started (a failed create runs
+//! no poststop of its own).
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
 use crate::oci::state::State;
-use crate::registry::Registry;
+use crate::registry::{PENDING_SECS, Registry};
+use crate::state_dir;
 
 /// Run the poststop stage on the state read from stdin.
 pub fn run(state_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let mut errors = Vec::new();
+    let mut registry = None;
     if Registry::db_path(state_dir).exists() {
-        match Registry::open(state_dir).and_then(|mut r| r.unregister(&state.id)) {
-            Ok(_) => {}
+        match Registry::open(state_dir).and_then(|mut r| r.unregister(&state.id, token).map(|_| r))
+        {
+            Ok(r) => registry = Some(r),
             Err(e) => errors.push(format!("container {}: {e}", state.id)),
         }
     }
-    if let Some(file) = token.and_then(|t| crate::state_dir::hosts_file(state_dir, t)) {
+    if let Some(file) = token.and_then(|t| state_dir::hosts_file(state_dir, t)) {
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => errors.push(format!("container {}: {}: {e}", state.id, file.display())),
         }
     }
+    if let Some(reg) = &registry {
+        sweep_orphans(state_dir, reg);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
         anyhow::bail!(errors.join("; "))
+    }
+}
+
+/// Remove hosts files older than a reservation that no record holds.
+/// Best effort: what cannot be read or removed is left for the next sweep.
+fn sweep_orphans(dir: &Path, reg: &Registry) {
+    let Ok(entries) = std::fs::read_dir(state_dir::hosts_dir(dir)) else {
+        return;
+    };
+    let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(token) = name.to_str() else { continue };
+        let Some(path) = state_dir::hosts_file(dir, token) else {
+            continue;
+        };
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < old);
+        if stale && matches!(reg.has_token(token), Ok(false)) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

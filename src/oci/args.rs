@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 /// Global flags of runc and crun that take a value as the next argument.
 const GLOBAL_WITH_VALUE: &[&str] = &[
+    "--log-level",
     "--root",
     "--log",
     "--log-format",
@@ -24,6 +25,8 @@ const COMMAND_WITH_VALUE: &[&str] = &[
     "--pid-file",
     "--preserve-fds",
     "--pidfd-socket",
+    "--config",
+    "-f",
 ];
 
 /// What the wrapper needs to know of a runtime invocation.
@@ -31,6 +34,8 @@ const COMMAND_WITH_VALUE: &[&str] = &[
 pub struct Invocation {
     pub subcommand: Option<String>,
     pub bundle: Option<PathBuf>,
+    /// crun's `--config`/`-f`: another file name than config.json, relative to the bundle.
+    pub config: Option<PathBuf>,
     pub id: Option<String>,
     pub log: Option<PathBuf>,
     pub log_format: Option<String>,
@@ -87,9 +92,20 @@ pub fn scan(args: &[String]) -> Invocation {
             positionals.extend(args[i + 1..].iter().cloned());
             break;
         }
-        if let Some(v) = value_of(args, &mut i, "--bundle").or_else(|| value_of(args, &mut i, "-b"))
+        if let Some(v) = value_of(args, &mut i, "--bundle")
+            .or_else(|| value_of(args, &mut i, "-bundle"))
+            .or_else(|| value_of(args, &mut i, "-b"))
         {
             inv.bundle = v.map(PathBuf::from);
+        } else if let Some(glued) = a
+            .strip_prefix("-b")
+            .filter(|v| v.starts_with('/') || v.starts_with('.'))
+        {
+            inv.bundle = Some(PathBuf::from(glued));
+        } else if let Some(v) =
+            value_of(args, &mut i, "--config").or_else(|| value_of(args, &mut i, "-f"))
+        {
+            inv.config = v.map(PathBuf::from);
         } else if COMMAND_WITH_VALUE.contains(&a.as_str()) {
             i += 1;
         } else if !a.starts_with('-') {
@@ -189,6 +205,24 @@ mod tests {
             );
             assert_eq!(inv.id.as_deref(), c.id, "{}", c.desc);
         }
+        let inv = scan(&s(&[
+            "--log-level",
+            "debug",
+            "create",
+            "-b/b4",
+            "-f",
+            "other.json",
+            "y",
+        ]));
+        assert_eq!(inv.subcommand.as_deref(), Some("create"));
+        assert_eq!(inv.bundle.as_deref(), Some(std::path::Path::new("/b4")));
+        assert_eq!(
+            inv.config.as_deref(),
+            Some(std::path::Path::new("other.json"))
+        );
+        assert_eq!(inv.id.as_deref(), Some("y"));
+        let inv = scan(&s(&["run", "-bundle", "/b5", "z"]));
+        assert_eq!(inv.bundle.as_deref(), Some(std::path::Path::new("/b5")));
         let inv = scan(&s(&["--log", "/l", "--log-format=json", "create", "x"]));
         assert_eq!(inv.log.as_deref(), Some(std::path::Path::new("/l")));
         assert_eq!(inv.log_format.as_deref(), Some("json"));

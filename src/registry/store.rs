@@ -26,6 +26,10 @@ pub enum Error {
     )]
     NameInUse { name: String, id: String },
     #[error(
+        "name {name:?} is reserved by a container being created (its start or its failure frees it; a failed create holds it for {PENDING_SECS} s)"
+    )]
+    NameReserved { name: String },
+    #[error(
         "name {name:?} is already a registered resource (resources and containers share one name space)"
     )]
     NameIsResource { name: String },
@@ -103,7 +107,7 @@ pub struct Resource {
     pub env: Vec<(String, String)>,
 }
 
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
     id        TEXT PRIMARY KEY,
@@ -118,13 +122,16 @@ CREATE TABLE IF NOT EXISTS containers (
     pid       INTEGER,
     pid_start INTEGER,
     boot_id   TEXT NOT NULL,
-    created   INTEGER NOT NULL
+    created   INTEGER NOT NULL,
+    token     TEXT
 );
+CREATE INDEX IF NOT EXISTS containers_token ON containers(token);
 CREATE UNIQUE INDEX IF NOT EXISTS containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
 CREATE TABLE IF NOT EXISTS resources (
     name    TEXT PRIMARY KEY,
     url     TEXT NOT NULL,
-    env     TEXT NOT NULL
+    env     TEXT NOT NULL,
+    addrs   TEXT NOT NULL DEFAULT '[]'
 );
 ";
 
@@ -160,6 +167,15 @@ impl Registry {
         let version: i32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
+        if version == 1 {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 ALTER TABLE containers ADD COLUMN token TEXT;
+                 ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';
+                 COMMIT;",
+            )
+            .map_err(db)?;
+        }
         if version != SCHEMA_VERSION {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(db)?;
@@ -203,7 +219,7 @@ impl Registry {
             boot_id: self.live.boot_id.clone(),
             created: now(),
         };
-        let stored = self.register(&placeholder, None)?;
+        let stored = self.register(&placeholder, Some(token))?;
         Ok(stored.index.expect("a replica always gets an index"))
     }
 
@@ -223,6 +239,8 @@ impl Registry {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let mut stored = rec.clone();
+        // An index the container already carries (LINKSHIM_INDEX) is kept when free.
+        let wanted = rec.index;
         stored.index = None;
         // The slot reserved at create time, taken over.
         if let Some(t) = token {
@@ -244,9 +262,15 @@ impl Registry {
                 continue;
             }
             if other.live(&live) {
-                return Err(Error::NameInUse {
-                    name: rec.name.to_string(),
-                    id: other.id,
+                return Err(if other.is_pending() {
+                    Error::NameReserved {
+                        name: rec.name.to_string(),
+                    }
+                } else {
+                    Error::NameInUse {
+                        name: rec.name.to_string(),
+                        id: other.id,
+                    }
                 });
             }
             tx.execute("DELETE FROM containers WHERE id = ?1", [&other.id])
@@ -280,7 +304,9 @@ impl Registry {
                 }
             }
             if stored.index.is_none() {
-                stored.index = (1..).find(|i| !taken.contains(i));
+                stored.index = wanted
+                    .filter(|w| *w > 0 && !taken.contains(w))
+                    .or_else(|| (1..).find(|i| !taken.contains(i)));
             }
         }
         tx.execute(
@@ -304,17 +330,40 @@ impl Registry {
             ],
         )
         .map_err(db)?;
+        tx.execute(
+            "UPDATE containers SET token = ?2 WHERE id = ?1",
+            params![stored.id, token],
+        )
+        .map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(stored)
     }
 
-    /// Remove the record of container `id`; true when there was one.
-    pub fn unregister(&mut self, id: &str) -> Result<bool, Error> {
+    /// Remove the record of container `id`, and the slot reserved under
+    /// its `token` if its start never took it; true when there was one.
+    pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<bool, Error> {
+        let pending = token.map(Record::pending_id);
         let n = self
             .conn
-            .execute("DELETE FROM containers WHERE id = ?1", [id])
+            .execute(
+                "DELETE FROM containers WHERE id = ?1 OR id = ?2",
+                params![id, pending],
+            )
             .map_err(self.db())?;
         Ok(n > 0)
+    }
+
+    /// True when a record (a container or a reserved slot) carries `token`.
+    pub fn has_token(&self, token: &str) -> Result<bool, Error> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM containers WHERE token = ?1 LIMIT 1",
+                [token],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.db())
     }
 
     /// The live container registered under `name`; a stale one is cleared.
@@ -575,8 +624,8 @@ mod tests {
         // A second process sees it.
         let mut other = Registry::open(dir.path()).unwrap();
         assert_eq!(other.get("id1").unwrap(), Some(r));
-        assert!(reg.unregister("id1").unwrap());
-        assert!(!reg.unregister("id1").unwrap());
+        assert!(reg.unregister("id1", None).unwrap());
+        assert!(!reg.unregister("id1", None).unwrap());
         assert_eq!(other.lookup("db").unwrap(), None);
     }
 
@@ -634,7 +683,7 @@ mod tests {
             Some(2),
             "registering again keeps the index"
         );
-        reg.unregister("w2").unwrap();
+        reg.unregister("w2", None).unwrap();
         assert_eq!(idx(&mut reg, "w4"), Some(2), "a freed index is reused");
         assert_eq!(idx(&mut reg, "w5"), Some(4));
         let members: Vec<_> = reg
@@ -767,5 +816,42 @@ mod reserve_tests {
                 .unwrap(),
             1
         );
+    }
+}
+
+#[cfg(test)]
+mod wanted_index_tests {
+    use super::*;
+
+    #[test]
+    fn the_index_a_replica_was_told_is_kept_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let pid = std::process::id() as i32;
+        let mk = |id: &str, index: Option<u32>| Record {
+            id: id.into(),
+            name: Name::parse("t", id).unwrap(),
+            service: Some(Name::parse("t", "web").unwrap()),
+            index,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: Some(pid),
+            pid_start: crate::registry::pid_start_time(pid),
+            boot_id: crate::registry::boot_id(),
+            created: now(),
+        };
+        assert_eq!(
+            reg.register(&mk("a", Some(3)), None).unwrap().index,
+            Some(3)
+        );
+        assert_eq!(
+            reg.register(&mk("b", Some(3)), None).unwrap().index,
+            Some(1),
+            "taken: the lowest free"
+        );
+        assert_eq!(reg.register(&mk("c", None), None).unwrap().index, Some(2));
     }
 }
