@@ -72,12 +72,15 @@ struct Dirs {
 
 impl Dirs {
     fn load(state: Option<&Path>, persist: Option<&Path>) -> anyhow::Result<Dirs> {
-        let file = settings::File::load()?;
-        Ok(Dirs {
+        Ok(Dirs::with_file(settings::File::load()?, state, persist))
+    }
+
+    fn with_file(file: settings::File, state: Option<&Path>, persist: Option<&Path>) -> Dirs {
+        Dirs {
             state: settings::state_dir(state, &file),
             persist: settings::persist_dir(persist, &file),
             file,
-        })
+        }
     }
 }
 
@@ -101,6 +104,19 @@ fn wrapper(
     let inv = runtime::scan_args(&args);
     let dirs = match Dirs::load(state_flag.as_deref(), persist_flag.as_deref()) {
         Ok(d) => d,
+        // A broken config file must not keep containers from being stopped
+        // or deleted: only create and run need linkshim's settings.
+        Err(e) if !inv.creates() => {
+            eprintln!(
+                "linkshim: {e:#} (ignored for {})",
+                inv.subcommand.as_deref().unwrap_or("this command")
+            );
+            Dirs::with_file(
+                settings::File::default(),
+                state_flag.as_deref(),
+                persist_flag.as_deref(),
+            )
+        }
         Err(e) => return wrapper_fail(&inv, Path::new(linkshim::state_dir::DEFAULT), &e),
     };
     let prepared = (|| {

@@ -4,9 +4,7 @@
 //! since the wrapper becomes the runtime).
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context as _, anyhow};
 
@@ -97,10 +95,31 @@ pub fn log_for_engine(inv: &Invocation, message: &str) {
     let _ = crate::diag::append(log, line.as_bytes());
 }
 
-/// Replace this process with the real runtime, `args` untouched.
+/// Replace this process with the real runtime, `args` untouched: the same
+/// pid, fds, environment and signal mask, as if the engine had called it.
 pub fn exec(real: &Path, args: &[OsString]) -> anyhow::Error {
-    let err = Command::new(real).args(args).exec();
-    anyhow!("exec {}: {err}", real.display())
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |b: &[u8]| CString::new(b).map_err(|_| anyhow!("an argument holds a NUL byte"));
+    let argv: anyhow::Result<Vec<CString>> = std::iter::once(real.as_os_str())
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(|a| cstr(a.as_bytes()))
+        .collect();
+    let (path, argv) = match (cstr(real.as_os_str().as_bytes()), argv) {
+        (Ok(p), Ok(a)) => (p, a),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    // Rust ignores SIGPIPE in its programs; the runtime gets the default back.
+    // SAFETY: SIG_DFL installs no handler, and nothing else runs concurrently here.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
+    match nix::unistd::execv(&path, &argv) {
+        Err(e) => anyhow!("exec {}: {e}", real.display()),
+    }
 }
 
 /// The arguments as strings for scanning (never passed on in this form).

@@ -316,3 +316,37 @@ fn a_rewritten_config_never_gains_group_or_other_write() {
         & 0o777;
     assert_eq!(mode, 0o644);
 }
+
+#[test]
+fn a_broken_config_file_still_lets_containers_be_deleted() {
+    let fx = Fixture::new();
+    let (fake, record) = fake_runtime(fx.dir.path());
+    let conf = fx.dir.path().join("broken.toml");
+    std::fs::write(&conf, "this is = = not toml").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_linkshim"))
+            .args(["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+            .args(args)
+            .env("LINKSHIM_CONFIG", &conf)
+            .env("LINKSHIM_STATE_DIR", &fx.state)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["delete", "--force", "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(record.join("args")).unwrap(),
+        "delete\n--force\nx\n"
+    );
+    std::fs::remove_file(record.join("args")).unwrap();
+    let b = bundle(&fx, json!({"io.linkshim.name": "web"}));
+    let out = run(&["create", "--bundle", b.to_str().unwrap(), "y"]);
+    assert_eq!(out.status.code(), Some(1), "create needs the settings");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.toml"));
+    assert!(!record.join("args").exists());
+}

@@ -44,7 +44,12 @@ pub fn run(
             let dir = if persist { persist_dir } else { state_dir };
             crate::state_dir::ensure(dir)?;
             Registry::open(dir)?
-                .put_resource(&Resource { name, url, env })
+                .put_resource(&Resource {
+                    name,
+                    addrs: crate::links::resolve::resolve_host(&url),
+                    url,
+                    env,
+                })
                 .with_context(|| format!("registry in {}", dir.display()))?;
             Ok(())
         }
@@ -75,7 +80,7 @@ pub fn run(
             if json {
                 let v: Vec<_> = all
                     .iter()
-                    .map(|(r, kept)| serde_json::json!({"name": r.name, "url": r.url, "env": r.env, "kept": kept}))
+                    .map(|(r, kept)| serde_json::json!({"name": r.name, "url": r.url, "env": r.env, "addrs": r.addrs, "kept": kept}))
                     .collect();
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;

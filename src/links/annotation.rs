@@ -58,6 +58,19 @@ pub enum Error {
     #[error("annotation {annotation}: alias {alias:?} is used by two links")]
     DuplicateAlias { annotation: String, alias: String },
     #[error(
+        "annotation {annotation}: aliases {first:?} and {second:?} give the same variable prefix {prefix} (rename one)"
+    )]
+    PrefixClash {
+        annotation: String,
+        first: String,
+        second: String,
+        prefix: String,
+    },
+    #[error(
+        "annotation {annotation}: alias {alias:?} gives the prefix LINKSHIM, which linkshim's own variables use (rename it)"
+    )]
+    ReservedPrefix { annotation: String, alias: String },
+    #[error(
         "annotation {annotation}: {text:?} is not a valid URL: {why} (write scheme://[user[:password]@][host][:port][/path], host and port may be left empty)"
     )]
     BadUrl {
@@ -255,6 +268,24 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
                 alias: alias.to_string(),
             });
         }
+        let prefix = crate::render::env::prefix(alias.as_str());
+        if prefix == "LINKSHIM" {
+            return Err(Error::ReservedPrefix {
+                annotation: LINKS.to_string(),
+                alias: alias.to_string(),
+            });
+        }
+        if let Some(other) = links
+            .iter()
+            .find(|l| crate::render::env::prefix(l.alias.as_str()) == prefix)
+        {
+            return Err(Error::PrefixClash {
+                annotation: LINKS.to_string(),
+                first: other.alias.to_string(),
+                second: alias.to_string(),
+                prefix,
+            });
+        }
         links.push(LinkRequest {
             target,
             alias,
@@ -430,6 +461,8 @@ mod tests {
             ("a:b:c", "only letters"),
             ("-a", "must start"),
             ("a:x,b:x", "used by two links"),
+            ("a:my-db b:my.db", "same variable prefix MY_DB"),
+            ("a:linkshim", "prefix LINKSHIM"),
             ("a b\nc:$(x)", "must start"),
             ("a/b", "only letters"),
         ];

@@ -69,6 +69,8 @@ pub fn resolve(
                 .into_iter()
                 .filter(|r| !r.is_pending())
                 .collect();
+            // A replica named like its own service is one of the replicas.
+            let container = container.filter(|c| c.service.as_ref() != Some(&request.target));
             let target = match (container, replicas.is_empty()) {
                 (Some(_), false) => {
                     return Err(Error::Ambiguous {
@@ -117,25 +119,32 @@ fn find_resource(
     }
 }
 
-/// A resource seen as a container: its URL's host (an address, or a name
-/// resolved now) and port, its env.
+/// The addresses of a resource URL's host: an address as written, or a
+/// name looked up now (`resource add` does this, never a container's start).
+pub fn resolve_host(url: &str) -> Vec<IpAddr> {
+    let Some(host) = Template::parse(url)
+        .ok()
+        .and_then(|t| t.host().map(str::to_string))
+    else {
+        return vec![];
+    };
+    match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (host.as_str(), 0)
+            .to_socket_addrs()
+            .map(|a| crate::netns::reachable(a.map(|s| s.ip()).collect()))
+            .unwrap_or_default(),
+    }
+}
+
+/// A resource seen as a container: the addresses stored when it was added,
+/// the port of its URL, its env.
 pub fn resource_record(r: &Resource) -> Record {
-    let template = Template::parse(&r.url).ok();
-    let host = template.as_ref().and_then(|t| t.host().map(str::to_string));
-    let port = template
-        .as_ref()
+    let port = Template::parse(&r.url)
+        .ok()
         .and_then(|t| url::parts(&t.fill(None, None)).ok())
         .and_then(|p| p.port);
-    let addrs = match host {
-        Some(h) => match h.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => (h.as_str(), 0)
-                .to_socket_addrs()
-                .map(|a| crate::netns::reachable(a.map(|s| s.ip()).collect()))
-                .unwrap_or_default(),
-        },
-        None => vec![],
-    };
+    let addrs = r.addrs.clone();
     Record {
         id: String::new(),
         name: r.name.clone(),
@@ -245,6 +254,7 @@ mod tests {
                 name: Name::parse("t", "pg").unwrap(),
                 url: "postgres://10.9.9.9:5432/x".into(),
                 env: vec![],
+                addrs: vec!["10.9.9.9".parse().unwrap()],
             })
             .unwrap();
         let links = parse_links("pg").unwrap();
@@ -258,5 +268,42 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod replica_name_tests {
+    use super::*;
+    use crate::links::annotation::parse_links;
+
+    #[test]
+    fn a_replica_named_like_its_service_is_no_clash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let pid = std::process::id() as i32;
+        for (id, name) in [("a", "web"), ("b", "web-b")] {
+            reg.register(
+                &Record {
+                    id: id.into(),
+                    name: Name::parse("t", name).unwrap(),
+                    service: Some(Name::parse("t", "web").unwrap()),
+                    index: None,
+                    addrs: vec![],
+                    ports: vec![],
+                    env: vec![],
+                    links: vec![],
+                    url: None,
+                    pid: Some(pid),
+                    pid_start: registry::pid_start_time(pid),
+                    boot_id: registry::boot_id(),
+                    created: registry::now(),
+                },
+                None,
+            )
+            .unwrap();
+        }
+        let me = Name::parse("t", "me").unwrap();
+        let got = resolve(&mut reg, &me, &parse_links("web").unwrap(), None).unwrap();
+        assert!(matches!(&got[0].target, Target::Service { replicas, .. } if replicas.len() == 2));
     }
 }

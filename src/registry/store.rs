@@ -105,6 +105,8 @@ pub struct Resource {
     pub name: Name,
     pub url: String,
     pub env: Vec<(String, String)>,
+    /// Its URL's host, resolved when it was added (no lookup on a container's start).
+    pub addrs: Vec<IpAddr>,
 }
 
 const SCHEMA_VERSION: i32 = 2;
@@ -428,8 +430,8 @@ impl Registry {
             });
         }
         tx.execute(
-            "INSERT OR REPLACE INTO resources (name, url, env) VALUES (?1, ?2, ?3)",
-            params![res.name.as_str(), res.url, json(&res.env)],
+            "INSERT OR REPLACE INTO resources (name, url, env, addrs) VALUES (?1, ?2, ?3, ?4)",
+            params![res.name.as_str(), res.url, json(&res.env), json(&res.addrs)],
         )
         .map_err(db)?;
         tx.commit().map_err(db)
@@ -465,7 +467,7 @@ impl Registry {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT name, url, env FROM resources WHERE {cond}"
+                "SELECT name, url, env, addrs FROM resources WHERE {cond}"
             ))
             .map_err(self.db())?;
         let rows = stmt
@@ -474,12 +476,13 @@ impl Registry {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
             })
             .map_err(self.db())?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, url, env) = row.map_err(self.db())?;
+            let (name, url, env, addrs) = row.map_err(self.db())?;
             let corrupt = |why: String| Error::Corrupt {
                 path: self.path.clone(),
                 why,
@@ -488,6 +491,7 @@ impl Registry {
                 name: Name::parse("resource", &name).map_err(|e| corrupt(e.to_string()))?,
                 url,
                 env: serde_json::from_str(&env).map_err(|e| corrupt(e.to_string()))?,
+                addrs: serde_json::from_str(&addrs).map_err(|e| corrupt(e.to_string()))?,
             });
         }
         Ok(out)
@@ -739,6 +743,7 @@ mod tests {
             name: Name::parse("t", "pg").unwrap(),
             url: "postgres://u:p@10.1.2.3:5432/db".into(),
             env: vec![],
+            addrs: vec!["10.1.2.3".parse().unwrap()],
         };
         reg.put_resource(&res).unwrap();
         assert_eq!(reg.resource("pg").unwrap(), Some(res));

@@ -336,6 +336,7 @@ mod tests {
             name: Name::parse("t", "pg").unwrap(),
             url: "postgres://app:pw@192.0.2.10:5433/appdb".into(),
             env: vec![("PGSSLMODE".into(), "require".into())],
+            addrs: vec!["192.0.2.10".parse().unwrap()],
         };
         let record = crate::links::resolve::resource_record(&resource);
         let r = render_links(
