@@ -13,6 +13,7 @@ pub mod modify;
 pub mod netns;
 pub mod oci;
 pub mod prepare;
+pub mod refresh;
 pub mod registry;
 pub mod render;
 pub mod runtime;

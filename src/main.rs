@@ -32,10 +32,13 @@ fn main() -> ExitCode {
                 "hook precreate",
                 self_exe().and_then(|exe| hook::precreate::run(&dirs.state, &dirs.persist, &exe)),
             ),
-            Stage::Poststart => ("hook poststart", hook::poststart::run(&dirs.state)),
+            Stage::Poststart => (
+                "hook poststart",
+                hook::poststart::run(&dirs.state, &dirs.persist),
+            ),
             Stage::Poststop { token } => (
                 "hook poststop",
-                hook::poststop::run(&dirs.state, token.as_deref()),
+                hook::poststop::run(&dirs.state, &dirs.persist, token.as_deref()),
             ),
         },
         Command::Ls { json } => (

@@ -114,7 +114,13 @@ pub fn mount_hosts(config: &mut Config, source: &Path) {
 }
 
 /// Add linkshim's poststart and poststop hooks: absolute path, explicit env.
-pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, token: &str) {
+pub fn add_hooks(
+    config: &mut Config,
+    exe: &Path,
+    state_dir: &Path,
+    persist_dir: Option<&Path>,
+    token: &str,
+) {
     let exe = exe.to_string_lossy();
     let state = state_dir.to_string_lossy();
     let hook = |stage: &str| {
@@ -125,6 +131,12 @@ pub fn add_hooks(config: &mut Config, exe: &Path, state_dir: &Path, token: &str)
             "--state-dir".to_string(),
             state.to_string(),
         ];
+        if let Some(p) = persist_dir {
+            args.extend([
+                "--persist-dir".to_string(),
+                p.to_string_lossy().into_owned(),
+            ]);
+        }
         if stage == "poststop" {
             args.extend(["--token".to_string(), token.to_string()]);
         }

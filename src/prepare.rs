@@ -169,7 +169,7 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         modify::mount_hosts(&mut edited, &file);
     }
     edited.set_annotation(modify::TOKEN, Some(token.clone()));
-    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, &token);
+    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, ctx.persist_dir, &token);
     *config = edited;
     Ok(Outcome::Prepared {
         name: request.name,

@@ -343,3 +343,96 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
         .unwrap();
     assert!(!failed.status.success(), "a removed resource is no target");
 }
+
+#[test]
+fn a_linkers_hosts_file_follows_its_targets() {
+    if !e2e_ready("a_linkers_hosts_file_follows_its_targets", &["podman"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
+    let rootfs = busybox_rootfs(tmp.path());
+    let r = rootfs.to_str().unwrap();
+    let podman = Podman::new();
+    install_hook(&podman, &state, &persist);
+    let start_db = |name: &str| {
+        podman.run_ok(
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--annotation",
+                "io.linkshim.name=db",
+                "--annotation",
+                "io.linkshim.expose=80",
+                "--rootfs",
+                r,
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/www",
+            ],
+            T,
+        );
+    };
+    let db1 = unique_name("db1");
+    start_db(&db1);
+    let w1 = unique_name("w1");
+    start_replica(&podman, r, &w1);
+    let app = unique_name("app");
+    podman.run_ok(
+        &[
+            "run",
+            "-d",
+            "--name",
+            &app,
+            "--annotation",
+            "io.linkshim.name=app",
+            "--annotation",
+            "io.linkshim.links=db web",
+            "--rootfs",
+            r,
+            "sleep",
+            "1000",
+        ],
+        T,
+    );
+    let hosts = || podman.run_ok(&["exec", &app, "cat", "/etc/hosts"], T);
+    let db_line = |name: &str| {
+        format!(
+            "{}\tdb {}",
+            ip_of(&podman, name),
+            &id_of(&podman, name)[..12]
+        )
+    };
+    let line1 = db_line(&db1);
+    assert!(hosts().lines().any(|l| l == line1), "{}", hosts());
+
+    // The target goes: its line goes. It comes back elsewhere: the new line.
+    podman.run_ok(&["rm", "-f", "-t", "0", &db1], T);
+    assert!(
+        wait_until(Duration::from_secs(10), || !hosts().contains("\tdb ")),
+        "a stopped target's line stays:\n{}",
+        hosts()
+    );
+    let db2 = unique_name("db2");
+    start_db(&db2);
+    let line2 = db_line(&db2);
+    assert_ne!(line1, line2);
+    assert!(hosts().lines().any(|l| l == line2), "{}", hosts());
+    let fetched = podman.run_ok(&["exec", &app, "wget", "-q", "-O", "-", "http://db/"], T);
+    assert_eq!(fetched.trim(), "linkshim-ok");
+
+    // A service the linker names scales up after it started: web-2 appears.
+    let w2 = unique_name("w2");
+    start_replica(&podman, r, &w2);
+    let web_line = format!(
+        "{}\tweb web-2 {}",
+        ip_of(&podman, &w2),
+        &id_of(&podman, &w2)[..12]
+    );
+    assert!(hosts().lines().any(|l| l == web_line), "{}", hosts());
+}

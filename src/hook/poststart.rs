@@ -13,7 +13,7 @@ use crate::registry::{self, Record, Registry};
 use crate::render::env::NOT_CASCADED;
 
 /// Run the poststart stage on the state read from stdin.
-pub fn run(state_dir: &Path) -> anyhow::Result<()> {
+pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let Some(bundle) = &state.bundle else {
@@ -25,8 +25,13 @@ pub fn run(state_dir: &Path) -> anyhow::Result<()> {
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
     let token = config.annotations().get(modify::TOKEN).cloned();
-    reg.register(&record, token.as_deref())
+    let stored = reg
+        .register(&record, token.as_deref())
         .with_context(|| format!("container {:?} ({})", record.name.as_str(), state.id))?;
+    // Its linkers' hosts files follow it; their failure must not stop it.
+    for e in crate::refresh::linkers_of(state_dir, Some(persist_dir), &mut reg, &stored) {
+        crate::diag::failure(state_dir, "hook poststart: hosts refresh", &e);
+    }
     Ok(())
 }
 

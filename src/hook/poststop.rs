@@ -13,15 +13,27 @@ use crate::registry::{PENDING_SECS, Registry};
 use crate::state_dir;
 
 /// Run the poststop stage on the state read from stdin.
-pub fn run(state_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
+pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let mut errors = Vec::new();
     let mut registry = None;
     if Registry::db_path(state_dir).exists() {
-        match Registry::open(state_dir).and_then(|mut r| r.unregister(&state.id, token).map(|_| r))
-        {
-            Ok(r) => registry = Some(r),
+        let opened = Registry::open(state_dir)
+            .and_then(|mut r| r.unregister(&state.id, token).map(|gone| (r, gone)));
+        match opened {
+            Ok((mut r, gone)) => {
+                // Its linkers' hosts files lose it.
+                if let Some(gone) = gone {
+                    errors.extend(crate::refresh::linkers_of(
+                        state_dir,
+                        Some(persist_dir),
+                        &mut r,
+                        &gone,
+                    ));
+                }
+                registry = Some(r);
+            }
             Err(e) => errors.push(format!("container {}: {e}", state.id)),
         }
     }

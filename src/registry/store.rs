@@ -109,7 +109,7 @@ pub struct Resource {
     pub addrs: Vec<IpAddr>,
 }
 
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
     id        TEXT PRIMARY KEY,
@@ -129,6 +129,12 @@ CREATE TABLE IF NOT EXISTS containers (
 );
 CREATE INDEX IF NOT EXISTS containers_token ON containers(token);
 CREATE UNIQUE INDEX IF NOT EXISTS containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
+CREATE TABLE IF NOT EXISTS link_targets (
+    linker_id TEXT NOT NULL,
+    target    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS link_targets_target ON link_targets(target);
+CREATE INDEX IF NOT EXISTS link_targets_linker ON link_targets(linker_id);
 CREATE TABLE IF NOT EXISTS resources (
     name    TEXT PRIMARY KEY,
     url     TEXT NOT NULL,
@@ -169,15 +175,6 @@ impl Registry {
         let version: i32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
-        if version == 1 {
-            conn.execute_batch(
-                "BEGIN IMMEDIATE;
-                 ALTER TABLE containers ADD COLUMN token TEXT;
-                 ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';
-                 COMMIT;",
-            )
-            .map_err(db)?;
-        }
         if version != SCHEMA_VERSION {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(db)?;
@@ -337,13 +334,62 @@ impl Registry {
             params![stored.id, token],
         )
         .map_err(db)?;
+        // What it links to, so that a target's change can find its linkers;
+        // rows of records that are gone go with it.
+        tx.execute(
+            "DELETE FROM link_targets WHERE linker_id = ?1 OR linker_id NOT IN (SELECT id FROM containers)",
+            [&stored.id],
+        )
+        .map_err(db)?;
+        for link in &stored.links {
+            let target = link.split([':', '+']).next().unwrap_or(link);
+            tx.execute(
+                "INSERT INTO link_targets (linker_id, target) VALUES (?1, ?2)",
+                params![stored.id, target],
+            )
+            .map_err(db)?;
+        }
         tx.commit().map_err(db)?;
         Ok(stored)
     }
 
+    /// The live linkers, with their tokens, whose links name any of `targets`.
+    pub fn linkers_of(&mut self, targets: &[&str]) -> Result<Vec<(Record, String)>, Error> {
+        let mut out = Vec::new();
+        for target in targets {
+            let found = select_where(
+                &self.conn,
+                &self.path,
+                "token IS NOT NULL AND id IN (SELECT linker_id FROM link_targets WHERE target = ?1)",
+                [target],
+            )?;
+            for rec in self.keep_live(found) {
+                if out.iter().any(|(r, _): &(Record, String)| r.id == rec.id) {
+                    continue;
+                }
+                let token: Option<String> = self
+                    .conn
+                    .query_row(
+                        "SELECT token FROM containers WHERE id = ?1",
+                        [&rec.id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(self.db())?
+                    .flatten();
+                if let Some(t) = token {
+                    out.push((rec, t));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Remove the record of container `id`, and the slot reserved under
-    /// its `token` if its start never took it; true when there was one.
-    pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<bool, Error> {
+    /// its `token` if its start never took it; the container's record when
+    /// there was one.
+    pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
+        let removed = select_where(&self.conn, &self.path, "id = ?1", [id])?.pop();
         let pending = token.map(Record::pending_id);
         let n = self
             .conn
@@ -352,7 +398,10 @@ impl Registry {
                 params![id, pending],
             )
             .map_err(self.db())?;
-        Ok(n > 0)
+        self.conn
+            .execute("DELETE FROM link_targets WHERE linker_id = ?1", [id])
+            .map_err(self.db())?;
+        Ok(removed.filter(|_| n > 0))
     }
 
     /// True when a record (a container or a reserved slot) carries `token`.
@@ -628,8 +677,8 @@ mod tests {
         // A second process sees it.
         let mut other = Registry::open(dir.path()).unwrap();
         assert_eq!(other.get("id1").unwrap(), Some(r));
-        assert!(reg.unregister("id1", None).unwrap());
-        assert!(!reg.unregister("id1", None).unwrap());
+        assert!(reg.unregister("id1", None).unwrap().is_some());
+        assert!(reg.unregister("id1", None).unwrap().is_none());
         assert_eq!(other.lookup("db").unwrap(), None);
     }
 
