@@ -46,6 +46,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a container's links before it runs: a PASS, WARN or FAIL line
+    /// per check; exit status 1 when any check fails.
+    Doctor {
+        /// The container's config.json (`-` for stdin).
+        #[arg(long, value_name = "FILE", conflicts_with = "links")]
+        config: Option<PathBuf>,
+        /// Links to check, as in io.linkshim.links.
+        #[arg(long)]
+        links: Option<String>,
+        /// The linker's name, with --links.
+        #[arg(long, requires = "links")]
+        name: Option<String>,
+    },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.
     Resource {

@@ -54,6 +54,25 @@ fn main() -> ExitCode {
                 &mut std::io::stdout().lock(),
             ),
         ),
+        Command::Doctor {
+            config,
+            links,
+            name,
+        } => {
+            let mut stdout = std::io::stdout().lock();
+            match commands::doctor::run(
+                &dirs.state,
+                &dirs.persist,
+                config.as_deref(),
+                name.as_deref(),
+                links.as_deref(),
+                &mut stdout,
+            ) {
+                Ok(0) => ("doctor", Ok(())),
+                Ok(n) => ("doctor", Err(anyhow::anyhow!("{n} check(s) failed"))),
+                Err(e) => ("doctor", Err(e)),
+            }
+        }
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {

@@ -231,3 +231,29 @@ fn a_failed_create_frees_its_reserved_slot_at_poststop_and_orphans_are_swept() {
         "a recent file may belong to a container being created"
     );
 }
+
+#[test]
+fn doctor_reports_a_line_per_check_and_fails_on_a_missing_target() {
+    let fx = Fixture::new();
+    support::register_target(&fx, "0123456789abcdef0", "mysql_server", "3306", &[]);
+    support::register_target(&fx, "c2", "quiet", "", &[]);
+    let out = fx
+        .cmd(&["doctor", "--name", "web", "--links", "mysql_server:db quiet"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "PASS  link mysql_server:db: running container mysql_server (0123456789ab)",
+        "PASS  link mysql_server:db: mysql_server (0123456789ab) has address 10.0.0.2",
+        "PASS  link mysql_server:db: mysql_server (0123456789ab) exposes 3306/tcp",
+        "WARN  link quiet: quiet (c2) exposes no ports",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+    let out = fx.cmd(&["doctor", "--links", "nosuch:db mysql_server"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL  link nosuch:db: link \"nosuch:db\": could not get container for nosuch"), "{text}");
+    assert!(text.contains("PASS  link mysql_server: running container"), "{text}");
+}

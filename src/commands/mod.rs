@@ -1,4 +1,5 @@
 //! linkshim's own subcommands that are not hooks or the wrapper.
 
+pub mod doctor;
 pub mod ls;
 pub mod resource;

@@ -1,0 +1,173 @@
+//! `linkshim doctor`: check a container's links before it runs, one
+//! PASS/WARN/FAIL line per check, as `convox doctor` did.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::links::annotation::{self, Family, LinkRequest, Name};
+use crate::links::resolve::{self, Target};
+use crate::oci::config::Config;
+use crate::registry::{Record, Registry};
+
+/// Check the links named by `config` (a config.json path, or `-` for stdin)
+/// or by `links` for a container called `name`. Returns the number of failures.
+pub fn run(
+    state_dir: &Path,
+    persist_dir: &Path,
+    config: Option<&Path>,
+    name: Option<&str>,
+    links: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let (linker, requests) = match (config, links) {
+        (Some(path), _) => {
+            let config = if path == Path::new("-") {
+                Config::parse(&crate::hook::read_stdin()?, Path::new("<stdin>"))?
+            } else {
+                Config::read(path)?
+            };
+            let req = annotation::parse_request(&config.annotations(), config.hostname())?;
+            (req.name, req.links)
+        }
+        (None, Some(text)) => (
+            Name::parse("--name", name.unwrap_or("doctor"))?,
+            annotation::parse_links(text)?,
+        ),
+        (None, None) => anyhow::bail!(
+            "name a config (--config FILE or -) or links (--links 'target[:alias] ...')"
+        ),
+    };
+    let mut failures = 0;
+    let mut line = |out: &mut dyn Write, verdict: &str, text: String| -> anyhow::Result<()> {
+        if verdict == "FAIL" {
+            failures += 1;
+        }
+        writeln!(out, "{verdict:<4}  {text}").context("writing the report")
+    };
+    line(
+        out,
+        "PASS",
+        format!(
+            "annotations of {linker:?} are valid ({} links)",
+            requests.len()
+        ),
+    )?;
+    if !Registry::db_path(state_dir).exists() {
+        line(
+            out,
+            "WARN",
+            format!(
+                "no registry in {} yet: nothing has registered",
+                state_dir.display()
+            ),
+        )?;
+    }
+    crate::state_dir::ensure(state_dir)?;
+    let mut reg = Registry::open(state_dir)?;
+    for req in &requests {
+        let what = format!("link {req}");
+        match resolve::resolve(
+            &mut reg,
+            &linker,
+            std::slice::from_ref(req),
+            Some(persist_dir),
+        ) {
+            Err(e) => line(out, "FAIL", format!("{what}: {e}"))?,
+            Ok(found) => {
+                for r in found {
+                    check_target(out, &mut line, &what, req, &r.target)?;
+                }
+            }
+        }
+    }
+    Ok(failures)
+}
+
+type Line<'a> = dyn FnMut(&mut dyn Write, &str, String) -> anyhow::Result<()> + 'a;
+
+fn check_target(
+    out: &mut dyn Write,
+    line: &mut Line<'_>,
+    what: &str,
+    req: &LinkRequest,
+    target: &Target,
+) -> anyhow::Result<()> {
+    let records: Vec<&Record> = match target {
+        Target::Container(r) => {
+            line(
+                out,
+                "PASS",
+                format!(
+                    "{what}: running container {} ({})",
+                    r.name,
+                    crate::render::hosts::short_id(&r.id)
+                ),
+            )?;
+            vec![r]
+        }
+        Target::Service { name, replicas } => {
+            line(
+                out,
+                "PASS",
+                format!(
+                    "{what}: service {name} with {} live replicas",
+                    replicas.len()
+                ),
+            )?;
+            replicas.iter().collect()
+        }
+        Target::Resource { resource, record } => {
+            line(
+                out,
+                "PASS",
+                format!("{what}: resource {} at {}", resource.name, resource.url),
+            )?;
+            vec![record]
+        }
+    };
+    for r in records {
+        let who = if r.id.is_empty() {
+            r.name.to_string()
+        } else {
+            format!("{} ({})", r.name, crate::render::hosts::short_id(&r.id))
+        };
+        match r.primary_ip() {
+            Some(ip) => line(out, "PASS", format!("{what}: {who} has address {ip}"))?,
+            None => line(
+                out,
+                "FAIL",
+                format!("{what}: {who} has no address: no hosts line, no port variables"),
+            )?,
+        }
+        if r.ports.is_empty() {
+            line(
+                out,
+                "WARN",
+                format!(
+                    "{what}: {who} exposes no ports: only {p}_NAME and {p}_ENV_* are set (add io.linkshim.expose)",
+                    p = crate::render::env::prefix(req.alias.as_str())
+                ),
+            )?;
+        } else {
+            let ports: Vec<String> = r.ports.iter().map(ToString::to_string).collect();
+            line(
+                out,
+                "PASS",
+                format!("{what}: {who} exposes {}", ports.join(",")),
+            )?;
+        }
+        if req.family == Family::Convox && r.url.is_none() && r.ports.is_empty() {
+            line(
+                out,
+                "WARN",
+                format!(
+                    "{what}: {who} declares no io.linkshim.url and no port: {}_URL is bare",
+                    crate::render::env::prefix(req.alias.as_str())
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
