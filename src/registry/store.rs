@@ -19,6 +19,12 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("registry lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("registry {path}: a record holds data it cannot read: {why}")]
     Corrupt { path: PathBuf, why: String },
     #[error(
@@ -153,6 +159,34 @@ pub struct Registry {
     live: Liveness,
 }
 
+/// Held while a process writes: writers queue on an `flock` (woken the
+/// moment it is released) instead of SQLite's sleeping busy handler, so
+/// many hooks at once cost little more than one after another.
+struct WriteLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+impl Registry {
+    fn lock(&self) -> Result<WriteLock, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path.with_extension("lock");
+        let err = |source| Error::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(err)?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map(WriteLock)
+            .map_err(|(_, e)| err(e.into()))
+    }
+}
+
 impl Registry {
     /// The database file inside a state directory.
     pub fn db_path(state_dir: &Path) -> PathBuf {
@@ -233,6 +267,7 @@ impl Registry {
             path: path.clone(),
             source,
         };
+        let _lock = self.lock()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -389,18 +424,27 @@ impl Registry {
     /// its `token` if its start never took it; the container's record when
     /// there was one.
     pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
-        let removed = select_where(&self.conn, &self.path, "id = ?1", [id])?.pop();
-        let pending = token.map(Record::pending_id);
-        let n = self
+        let path = self.path.clone();
+        let db = |source| Error::Db {
+            path: path.clone(),
+            source,
+        };
+        let _lock = self.lock()?;
+        let tx = self
             .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let removed = select_where(&tx, &path, "id = ?1", [id])?.pop();
+        let pending = token.map(Record::pending_id);
+        let n = tx
             .execute(
                 "DELETE FROM containers WHERE id = ?1 OR id = ?2",
                 params![id, pending],
             )
-            .map_err(self.db())?;
-        self.conn
-            .execute("DELETE FROM link_targets WHERE linker_id = ?1", [id])
-            .map_err(self.db())?;
+            .map_err(db)?;
+        tx.execute("DELETE FROM link_targets WHERE linker_id = ?1", [id])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
         Ok(removed.filter(|_| n > 0))
     }
 
@@ -450,6 +494,7 @@ impl Registry {
     /// (best effort: a failed clear leaves them for the next reader).
     fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
         let (live, stale): (Vec<_>, Vec<_>) = found.into_iter().partition(|r| r.live(&self.live));
+        let _lock = if stale.is_empty() { None } else { self.lock().ok() };
         for r in stale {
             // Only delete the row if it is still the same stale record.
             let _ = self.conn.execute(
@@ -467,6 +512,7 @@ impl Registry {
             path: path.clone(),
             source,
         };
+        let _lock = self.lock()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -488,6 +534,7 @@ impl Registry {
 
     /// Remove a resource; true when there was one.
     pub fn remove_resource(&mut self, name: &str) -> Result<bool, Error> {
+        let _lock = self.lock()?;
         let n = self
             .conn
             .execute("DELETE FROM resources WHERE name = ?1", [name])
