@@ -65,7 +65,15 @@ pub fn prepare_bundle(
         None => cwd,
     };
     let path = bundle.join(inv.config.as_deref().unwrap_or(Path::new("config.json")));
-    let mut config = Config::read(&path)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| crate::oci::config::Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    // Most containers are not linkshim's: leave them without parsing JSON.
+    if !text.contains(crate::links::annotation::PREFIX) {
+        return Ok(());
+    }
+    let mut config = Config::parse(&text, &path)?;
     let ctx = Context {
         state_dir,
         exe,
