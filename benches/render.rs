@@ -43,7 +43,10 @@ fn record(name: &str, n: u8, ports: Vec<Port>, env: &[(&str, &str)]) -> Record {
             format!("fd00::{n}").parse::<IpAddr>().unwrap(),
         ],
         ports,
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         links: Vec::new(),
         url: None,
         pid: Some(1),
@@ -63,9 +66,23 @@ fn tcp(number: u16) -> Port {
 /// The 3 links of `web`, resolved to containers.
 fn resolved() -> Vec<Resolved> {
     let targets = [
-        record("db", 2, vec![tcp(5432)], &[("POSTGRES_DB", "app"), ("POSTGRES_USER", "app"), ("PATH", "/bin")]),
+        record(
+            "db",
+            2,
+            vec![tcp(5432)],
+            &[
+                ("POSTGRES_DB", "app"),
+                ("POSTGRES_USER", "app"),
+                ("PATH", "/bin"),
+            ],
+        ),
         record("redis", 3, vec![tcp(6379)], &[("REDIS_VERSION", "7.2.4")]),
-        record("api", 4, (8000..8010).map(tcp).collect(), &[("API_MODE", "prod"), ("HOME", "/root")]),
+        record(
+            "api",
+            4,
+            (8000..8010).map(tcp).collect(),
+            &[("API_MODE", "prod"), ("HOME", "/root")],
+        ),
     ];
     let links = annotation::parse_links(LINKS).unwrap();
     links
@@ -82,7 +99,9 @@ fn parsing(c: &mut Criterion) {
     let ann = annotations();
     let mut g = c.benchmark_group("annotation");
     g.bench_function("parse_request (name, 3 links, 13 ports)", |b| {
-        b.iter(|| annotation::parse_request(black_box(&ann), black_box(Some("8edbb8b43fe6"))).unwrap())
+        b.iter(|| {
+            annotation::parse_request(black_box(&ann), black_box(Some("8edbb8b43fe6"))).unwrap()
+        })
     });
     g.bench_function("parse_links (3 links)", |b| {
         b.iter(|| annotation::parse_links(black_box(LINKS)).unwrap())
@@ -95,7 +114,9 @@ fn parsing(c: &mut Criterion) {
 
 fn rendering(c: &mut Criterion) {
     let links = resolved();
-    let Target::Container(api) = &links[2].target else { unreachable!() };
+    let Target::Container(api) = &links[2].target else {
+        unreachable!()
+    };
     let mut g = c.benchmark_group("render");
     g.bench_function("docker_link_env (10 ports, 2 env)", |b| {
         let view = env::TargetView {
@@ -103,7 +124,14 @@ fn rendering(c: &mut Criterion) {
             ports: &api.ports,
             env: &api.env,
         };
-        b.iter(|| env::docker_link_env(black_box("API"), black_box("web"), black_box("api"), black_box(view)))
+        b.iter(|| {
+            env::docker_link_env(
+                black_box("API"),
+                black_box("web"),
+                black_box("api"),
+                black_box(view),
+            )
+        })
     });
     g.bench_function("render_links (3 links)", |b| {
         b.iter(|| render::render_links(black_box("web"), black_box(&links)))

@@ -43,7 +43,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -81,6 +81,8 @@ struct Opts {
     runtime_n: usize,
     podman_n: usize,
     parallel_reps: usize,
+    /// `/proc/loadavg` when the run started.
+    load_at_start: String,
 }
 
 impl Opts {
@@ -116,7 +118,7 @@ impl Opts {
         let (precreate_n, runtime_n, podman_n, parallel_reps) = if quick {
             (41, 10, 4, 2)
         } else {
-            (201, 40, 20, 5)
+            (201, 60, 20, 5)
         };
         Opts {
             quick,
@@ -127,6 +129,7 @@ impl Opts {
             runtime_n,
             podman_n,
             parallel_reps,
+            load_at_start: loadavg(),
         }
     }
 
@@ -239,6 +242,43 @@ fn run_timed(cmd: &mut Command, input: Option<&[u8]>) -> (Duration, Output) {
     (t0.elapsed(), output)
 }
 
+/// `run_timed` without input, killing the process after `deadline`:
+/// then the output is None.
+fn run_within(cmd: &mut Command, deadline: Duration) -> (Duration, Option<Output>) {
+    use std::sync::mpsc;
+    let (pid_tx, pid_rx) = mpsc::channel::<i32>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let killed = killed.clone();
+        std::thread::spawn(move || {
+            let Ok(pid) = pid_rx.recv() else { return };
+            if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(deadline) {
+                killed.store(true, Ordering::SeqCst);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        })
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let t0 = Instant::now();
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let _ = pid_tx.send(child.id() as i32);
+    let output = child.wait_with_output().expect("wait for a child");
+    let elapsed = t0.elapsed();
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    if killed.load(Ordering::SeqCst) {
+        (elapsed, None)
+    } else {
+        (elapsed, Some(output))
+    }
+}
+
 fn check(what: &str, out: &Output) {
     if !out.status.success() {
         panic!(
@@ -251,9 +291,9 @@ fn check(what: &str, out: &Output) {
 }
 
 /// Run every variant `n` times, alternating, each round in a rotated order.
-fn alternate(n: usize, variants: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Vec<Duration>> {
+fn alternate<T>(n: usize, variants: &mut [&mut dyn FnMut() -> T]) -> Vec<Vec<T>> {
     let k = variants.len();
-    let mut out = vec![Vec::with_capacity(n); k];
+    let mut out: Vec<Vec<T>> = (0..k).map(|_| Vec::with_capacity(n)).collect();
     for round in 0..n {
         for j in 0..k {
             let v = (round + j) % k;
@@ -382,7 +422,11 @@ impl Live {
             .parse()
             .expect("an address");
         Record {
-            id: format!("{:064x}", 0xbe4c_0000_0000u64 + n as u64),
+            id: {
+                // Looks like an engine's id: 64 hex digits, distinct in the first 12.
+                let h = (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                format!("{h:016x}{:048x}", n)
+            },
             name: Name::parse("name", name).expect("a valid name"),
             service: None,
             index: None,
@@ -430,15 +474,41 @@ fn register_targets(reg: &mut Registry, live: &Live) {
 // ---------------------------------------------------------------------------
 
 fn bench_precreate(opts: &Opts, report: &mut Report) {
-    let cat = which("/usr/bin/cat").or_else(|| which("/bin/cat")).expect("cat");
+    let cat = which("/usr/bin/cat")
+        .or_else(|| which("/bin/cat"))
+        .expect("cat");
     let scratch = Scratch::new("precreate");
     let dir = scratch.path();
-    let state = dir.join("state");
     let config = precreate_fixture(dir);
-    linkshim::state_dir::ensure(&state).expect("state dir");
     let live = Live::me();
-    register_targets(&mut Registry::open(&state).expect("open the registry"), &live);
-    measure_precreate(opts, report, dir, &state, &config, &cat, &live);
+    // One registry per size, all built first, so that every size and the
+    // floor are measured in the same rounds.
+    let mut states = Vec::new();
+    let t0 = Instant::now();
+    for size in SIZES {
+        let state = dir.join(format!("state-{size}"));
+        linkshim::state_dir::ensure(&state).expect("state dir");
+        let mut reg = Registry::open(&state).expect("open the registry");
+        register_targets(&mut reg, &live);
+        for i in 3..size {
+            let rec = live.record(i, &format!("filler-{i:06}"), &[80], &[("ROLE", "filler")]);
+            reg.register(&rec, None).expect("register a record");
+        }
+        states.push(state);
+    }
+    let built: usize = SIZES.iter().sum();
+    let build = t0.elapsed();
+    println!(
+        "precreate: built registries of {SIZES:?} records in {:.1} s",
+        build.as_secs_f64()
+    );
+    report.notes.push(format!(
+        "The registries ({}) were built with `Registry::register`, one transaction per record, in-process: \
+         {:.0} µs per record on average; their records carry this process's pid, so they are live.",
+        SIZES.map(thousands).join(", "),
+        build.as_secs_f64() * 1e6 / built as f64
+    ));
+    measure_precreate(opts, report, dir, &states, &config, &cat);
 }
 
 /// The podman config of the linker, its run root under `dir`, and the hosts
@@ -490,70 +560,70 @@ fn profile_setup(dir: &Path, size: usize) {
     let _ = std::io::stdin().read_line(&mut String::new());
 }
 
-fn measure_precreate(opts: &Opts, report: &mut Report, dir: &Path, state: &Path, config: &str, cat: &Path, live: &Live) {
-    let mut count = 3;
-    let mut build = Duration::ZERO;
-    let n = opts.precreate_n;
-    println!("precreate: 3 links, {n} samples per registry size, baseline cat");
-    for size in SIZES {
-        let t0 = Instant::now();
-        let mut reg = Registry::open(&state).expect("open the registry");
-        for i in count..size {
-            let rec = live.record(i, &format!("filler-{i:06}"), &[80], &[("ROLE", "filler")]);
-            reg.register(&rec, None).expect("register a record");
-        }
-        drop(reg);
-        let grown = size - count;
-        build += t0.elapsed();
-        count = size;
-
-        let hook = |out: &mut Option<Output>| {
-            let (t, o) = run_timed(
-                linkshim(opts, dir)
-                    .args(["hook", "precreate", "--state-dir"])
-                    .arg(&state),
-                Some(config.as_bytes()),
-            );
-            check("linkshim hook precreate", &o);
-            *out = Some(o);
-            t
-        };
-        let floor = || {
-            let (t, o) = run_timed(
-                Command::new(&cat).env_clear().env("PATH", "/usr/bin:/bin"),
-                Some(config.as_bytes()),
-            );
-            check("cat", &o);
-            t
-        };
-        // Warm up, and check that the hook did its work.
-        let mut last = None;
+fn measure_precreate(
+    opts: &Opts,
+    report: &mut Report,
+    dir: &Path,
+    states: &[PathBuf],
+    config: &str,
+    cat: &Path,
+) {
+    let hook = |state: &Path| {
+        let (t, o) = run_timed(
+            linkshim(opts, dir)
+                .args(["hook", "precreate", "--state-dir"])
+                .arg(state),
+            Some(config.as_bytes()),
+        );
+        check("linkshim hook precreate", &o);
+        (t, o)
+    };
+    let floor = || {
+        let (t, o) = run_timed(
+            Command::new(cat).env_clear().env("PATH", "/usr/bin:/bin"),
+            Some(config.as_bytes()),
+        );
+        check("cat", &o);
+        t
+    };
+    // Warm up, and check that the hook does its work.
+    for state in states {
         for _ in 0..3 {
-            hook(&mut last);
             floor();
+            let (_, o) = hook(state);
+            check_precreate_output(&o, state);
         }
-        check_precreate_output(&last.expect("ran"), &state);
-        let mut hook_v = || hook(&mut None);
-        let mut floor_v = floor;
-        let res = alternate(n, &mut [&mut hook_v, &mut floor_v]);
-        let (p, f) = (stats(&res[0]), stats(&res[1]));
+    }
+    let n = opts.precreate_n;
+    println!("precreate: 3 links, {n} rounds of (cat, precreate at each size), rotating");
+    let mut variants: Vec<Box<dyn FnMut() -> Duration + '_>> = vec![Box::new(floor)];
+    for state in states {
+        variants.push(Box::new(move || {
+            let t = hook(state).0;
+            // The hosts files of runs that never got a poststop.
+            let _ = fs::remove_dir_all(state.join("hosts"));
+            let _ = fs::create_dir(state.join("hosts"));
+            t
+        }));
+    }
+    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
+        .iter_mut()
+        .map(|v| v.as_mut() as &mut dyn FnMut() -> Duration)
+        .collect();
+    let res = alternate(n, &mut refs);
+    let f = stats(&res[0]);
+    println!("  cat (floor): median {} p95 {}", ms(f.median), ms(f.p95));
+    for (i, &size) in SIZES.iter().enumerate() {
+        let p = stats(&res[i + 1]);
         println!(
-            "  {size:>7} records (+{grown} in {:.1} s): precreate median {} p95 {} | cat median {} p95 {}",
-            t0.elapsed().as_secs_f64(),
+            "  {:>7} records: precreate median {} p95 {} ({:.2}× floor)",
+            thousands(size),
             ms(p.median),
             ms(p.p95),
-            ms(f.median),
-            ms(f.p95)
+            p.median / f.median
         );
         report.curve.push((size, p, f));
-        let _ = fs::remove_dir_all(state.join("hosts"));
     }
-    report.notes.push(format!(
-        "Registries were grown in place to {} records with `Registry::register` (one transaction per record, \
-         in-process): {:.0} µs per record on average.",
-        SIZES[SIZES.len() - 1],
-        build.as_secs_f64() * 1e6 / (count - 3) as f64
-    ));
     for &(size, p, f) in &report.curve {
         let ratio = p.median / f.median;
         let (target, verdict, detail) = if size == 10_000 {
@@ -562,7 +632,7 @@ fn measure_precreate(opts: &Opts, report: &mut Report, dir: &Path, state: &Path,
                 String::new()
             } else {
                 format!(
-                    "median {:.2}× the 2 ms budget, ratio {:.2}× the 2× budget",
+                    "{:.2}× the 2 ms budget, {:.2}× the 2× budget",
                     p.median / PRECREATE_TARGET_MS,
                     ratio / PRECREATE_TARGET_RATIO
                 )
@@ -642,7 +712,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -770,21 +840,30 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
         )
         .expect("write config");
     };
-    let direct = |annotated: bool| {
+    // A run stuck longer than this is killed and counted (crun 1.8.1 can
+    // lose a hook's SIGCHLD and then waits out the hook's 30 s timeout).
+    let deadline = Duration::from_secs(2);
+    let direct = |annotated: bool| -> Option<Duration> {
         let id = unique("lsb");
         write_config(annotated, &id, None);
-        let (t, o) = run_timed(
+        let (t, o) = run_within(
             Command::new(rt).arg("run").arg("-b").arg(&bundle).arg(&id),
-            None,
+            deadline,
         );
-        cleanup_on_failure(rt, &id, &o.status);
+        let o = o.or_else(|| {
+            delete_container(rt, &id);
+            None
+        })?;
+        if !o.status.success() {
+            delete_container(rt, &id);
+        }
         check(&format!("{name} run"), &o);
-        t
+        Some(t)
     };
-    let wrapped = |annotated: bool, args: Option<&[&str]>| {
+    let wrapped = |annotated: bool, args: Option<&[&str]>| -> Option<(Duration, Output)> {
         let id = unique("lsb");
         write_config(annotated, &id, args);
-        let (t, o) = run_timed(
+        let (t, o) = run_within(
             linkshim(opts, dir)
                 .arg("--state-dir")
                 .arg(&state)
@@ -794,15 +873,35 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
                 .args(["--", "run", "-b"])
                 .arg(&bundle)
                 .arg(&id),
-            None,
+            deadline,
         );
-        cleanup_on_failure(rt, &id, &o.status);
+        let Some(o) = o else {
+            delete_container(rt, &id);
+            // The machine idled while it waited: warm it up again, untimed,
+            // so that the next variant is not measured cold.
+            for _ in 0..3 {
+                let id = unique("lsb-warm");
+                write_config(false, &id, None);
+                let _ = run_within(
+                    Command::new(rt).arg("run").arg("-b").arg(&bundle).arg(&id),
+                    deadline,
+                );
+                delete_container(rt, &id);
+            }
+            return None;
+        };
+        if !o.status.success() {
+            delete_container(rt, &id);
+        }
         check(&format!("linkshim runtime -- {name} run"), &o);
-        (t, o)
+        Some((t, o))
     };
 
     // Check that the wrapper links for real: env and hosts inside the container.
-    let (_, o) = wrapped(true, Some(&["sh", "-c", "env; cat /etc/hosts"]));
+    let o = (0..3)
+        .find_map(|_| wrapped(true, Some(&["sh", "-c", "env; cat /etc/hosts"])))
+        .unwrap_or_else(|| panic!("{name} through linkshim: 3 runs in a row stuck"))
+        .1;
     let seen = String::from_utf8_lossy(&o.stdout);
     assert!(
         seen.contains("CACHE_NAME=/") && seen.contains("\tcache "),
@@ -813,27 +912,54 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
         wrapped(false, None);
         wrapped(true, None);
     }
+    let log = linkshim::diag::log_file(&state);
+    let log_lines = || fs::read_to_string(&log).map_or(0, |t| t.lines().count());
+    let logged_before = log_lines();
     let n = opts.runtime_n;
     println!("{name}: busybox true, {n} runs per variant");
     let mut d = || direct(true);
-    let mut pass = || wrapped(false, None).0;
-    let mut linked = || wrapped(true, None).0;
+    let mut pass = || wrapped(false, None).map(|r| r.0);
+    let mut linked = || wrapped(true, None).map(|r| r.0);
     let res = alternate(n, &mut [&mut d, &mut pass, &mut linked]);
-    let base_s = stats(&res[0]);
+    let done = |v: &[Option<Duration>]| v.iter().flatten().copied().collect::<Vec<_>>();
+    let stuck = |v: &[Option<Duration>]| v.iter().filter(|r| r.is_none()).count();
+    let base_s = stats(&done(&res[0]));
     println!(
         "  {name} run: median {} p95 {}",
         ms(base_s.median),
         ms(base_s.p95)
     );
     for (i, what) in [(1, "no linkshim annotation"), (2, "name + 3 links")] {
-        let s = stats(&res[i]);
+        let s = stats(&done(&res[i]));
+        let hung = stuck(&res[i]);
         let ratio = s.median / base_s.median;
         println!(
-            "  via linkshim runtime, {what}: median {} p95 {} ({ratio:.3}×)",
+            "  via linkshim runtime, {what}: median {} p95 {} ({ratio:.3}×){}",
             ms(s.median),
-            ms(s.p95)
+            ms(s.p95),
+            if hung > 0 {
+                format!(", {hung} runs stuck")
+            } else {
+                String::new()
+            }
         );
         let ok = ratio <= WRAPPER_TARGET_RATIO;
+        let mut detail = if ok {
+            String::new()
+        } else {
+            format!(
+                "+{:.1} ms, +{:.0} %",
+                s.median - base_s.median,
+                (ratio - 1.0) * 100.0
+            )
+        };
+        if hung > 0 {
+            detail.push_str(&format!(
+                "{}{hung} of {n} runs stuck past {} s and were killed, left out of median and p95",
+                if detail.is_empty() { "" } else { "; " },
+                deadline.as_secs()
+            ));
+        }
         report.rows.push(Row {
             what: format!("`{name} run` through `linkshim runtime`, {what}"),
             stats: Some(s),
@@ -843,17 +969,29 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
             )),
             ratio: Some(ratio),
             target: format!("≤ {WRAPPER_TARGET_RATIO}×"),
-            verdict: if ok { Verdict::Pass } else { Verdict::Miss },
-            detail: if ok {
-                String::new()
+            verdict: if ok && hung == 0 {
+                Verdict::Pass
             } else {
-                format!(
-                    "+{:.1} ms, +{:.0} %",
-                    s.median - base_s.median,
-                    (ratio - 1.0) * 100.0
-                )
+                Verdict::Miss
             },
+            detail,
         });
+        if hung > 0 {
+            report.notes.push(format!(
+                "`{name} run` through linkshim, {what}: {hung} of {n} runs stuck (killed after {} s); \
+                 unkilled they end after the 30 s hook timeout with \"timeout expired\". crun 1.8.1 waits for a hook \
+                 with `sigtimedwait(SIGCHLD)` and takes the first SIGCHLD for the hook's only when its si_pid matches: \
+                 when the container's own process exits while the hook runs, the two SIGCHLDs merge and the hook's exit is never seen.",
+                deadline.as_secs()
+            ));
+        }
+    }
+    let failed_hooks = log_lines().saturating_sub(logged_before);
+    if failed_hooks > 0 {
+        report.notes.push(format!(
+            "{name}: {failed_hooks} hook failures were logged during the {n} linked runs (`true` exits before \
+             `hook poststart` reads its network namespace, so most of these containers are never registered)."
+        ));
     }
     // Every linked container unregistered itself at its end (poststop).
     let left = registered(opts, dir, &state);
@@ -865,14 +1003,12 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
     }
 }
 
-fn cleanup_on_failure(rt: &Path, id: &str, status: &ExitStatus) {
-    if !status.success() {
-        let _ = Command::new(rt)
-            .args(["delete", "--force", id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+fn delete_container(rt: &Path, id: &str) {
+    let _ = Command::new(rt)
+        .args(["delete", "--force", id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// The names in the registry, through `linkshim ls --json`.
@@ -1166,6 +1302,12 @@ fn bench_parallel(opts: &Opts, report: &mut Report) {
 // Output: Markdown table and SVG plot
 // ---------------------------------------------------------------------------
 
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg").map_or("?".into(), |l| {
+        l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    })
+}
+
 fn machine(opts: &Opts) -> Vec<(String, String)> {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1214,7 +1356,6 @@ fn machine(opts: &Opts) -> Vec<(String, String)> {
             "--porcelain",
             "--",
             "src",
-            "Cargo.toml",
             "Cargo.lock",
         ])
         .output()
@@ -1238,10 +1379,21 @@ fn machine(opts: &Opts) -> Vec<(String, String)> {
                 } else {
                     "NOT a release build"
                 },
-                opts.bin.display()
+                opts.bin
+                    .strip_prefix(manifest)
+                    .unwrap_or(&opts.bin)
+                    .display()
             ),
         ),
         ("nproc".into(), nproc.to_string()),
+        (
+            "load average (1, 5, 15 min)".into(),
+            format!(
+                "{} at the start, {} at the end (other work on the machine skews the numbers)",
+                opts.load_at_start,
+                loadavg()
+            ),
+        ),
         ("CPU".into(), cpu),
         ("memory".into(), mem),
         ("kernel".into(), kernel),
@@ -1368,6 +1520,15 @@ fn svg(report: &Report) -> String {
         r#"<text x="{}" y="24" font-size="15" text-anchor="middle">linkshim hook precreate (3 links): latency against registry size</text>"#,
         left + pw / 2.0
     );
+    if let Some((_, p, _)) = report.curve.first() {
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="40" font-size="11" text-anchor="middle" fill="#555">median and p95 of {} runs per size, alternating with the floor; {}</text>"##,
+            left + pw / 2.0,
+            p.n,
+            humantime::format_rfc3339_seconds(SystemTime::now())
+        );
+    }
     // Grid and axes.
     let mut v = 0.0;
     while v <= ymax + 1e-9 {
@@ -1489,7 +1650,7 @@ fn svg(report: &Report) -> String {
     let lx = left + pw + 16.0;
     let items = [
         ("#2c6fbb", "", 2.5, "precreate median"),
-        ("#2c6fbb", "", 1.0, "  whisker: p95"),
+        ("#2c6fbb", "", 1.0, "whisker: p95"),
         ("#7f8c8d", "", 2.0, "floor: bare exec (cat)"),
         ("#7f8c8d", "6 4", 1.0, "2× floor (target)"),
         ("#c0392b", "2 4", 1.5, "2 ms (target at 10 000)"),
@@ -1514,7 +1675,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--profile-setup") {
         let dir = args.get(i + 1).expect("--profile-setup DIR SIZE");
-        let size = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+        let size = args
+            .get(i + 2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
         return profile_setup(Path::new(dir), size);
     }
     let opts = Opts::parse();
@@ -1540,6 +1704,18 @@ fn main() {
         if opts.quick { "quick" } else { "full" },
         opts.bin.display()
     );
+    let load: f64 = opts
+        .load_at_start
+        .split(' ')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if load > nproc as f64 / 2.0 {
+        eprintln!(
+            "WARNING: load average {load} on {nproc} CPUs: other work will skew these numbers (it is recorded in the report)"
+        );
+    }
     let t0 = Instant::now();
     let mut report = Report::default();
     if opts.wants("precreate") {
