@@ -140,7 +140,10 @@ pub fn add_hooks(
         if stage == "poststop" {
             args.extend(["--token".to_string(), token.to_string()]);
         }
-        json!({ "path": exe, "args": args, "env": [HOOK_PATH], "timeout": 30 })
+        // No "timeout": crun 1.8 then waits for the hook with sigtimedwait
+        // and can miss its exit when the container's process exits at the
+        // same moment (a 30 s hang); without one it uses waitpid.
+        json!({ "path": exe, "args": args, "env": [HOOK_PATH] })
     };
     for stage in ["poststart", "poststop"] {
         let h = hook(stage);

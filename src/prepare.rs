@@ -154,23 +154,26 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     drop(reg);
     let rendered = render::render_links(request.name.as_str(), &resolved);
 
-    // Everything is known: edit a copy, write the hosts file, then commit the copy.
-    let mut edited = config.clone();
-    modify::undo(&mut edited);
-    env.extend(rendered.env);
-    modify::add_env(&mut edited, &env);
-    if !request.links.is_empty() {
+    // The one fallible step left comes first; the edits after it cannot fail.
+    let hosts_file = if request.links.is_empty() {
+        None
+    } else {
         let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
-        write_hosts(&edited, ctx, &file, &rendered.hosts).map_err(|source| Error::Hosts {
+        write_hosts(config, ctx, &file, &rendered.hosts).map_err(|source| Error::Hosts {
             container: container.clone(),
             path: file.clone(),
             source,
         })?;
-        modify::mount_hosts(&mut edited, &file);
+        Some(file)
+    };
+    modify::undo(config);
+    env.extend(rendered.env);
+    modify::add_env(config, &env);
+    if let Some(file) = &hosts_file {
+        modify::mount_hosts(config, file);
     }
-    edited.set_annotation(modify::TOKEN, Some(token.clone()));
-    modify::add_hooks(&mut edited, ctx.exe, ctx.state_dir, ctx.persist_dir, &token);
-    *config = edited;
+    config.set_annotation(modify::TOKEN, Some(token.clone()));
+    modify::add_hooks(config, ctx.exe, ctx.state_dir, ctx.persist_dir, &token);
     Ok(Outcome::Prepared {
         name: request.name,
         links: request.links.len(),
@@ -186,7 +189,7 @@ fn write_hosts(
 ) -> std::io::Result<()> {
     let base = base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(config.hostname()));
     let text = hosts::render(&base, lines);
-    config::write_file_atomic(path, text.as_bytes(), 0o644)
+    config::write_file_atomic(path, text.as_bytes(), 0o644, false)
 }
 
 /// The content of the hosts file the config mounts already, when it is a

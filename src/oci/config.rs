@@ -79,7 +79,7 @@ impl Config {
         }
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o7777 & !0o022;
-        write_file_atomic(path, &text, mode).map_err(io)
+        write_file_atomic(path, &text, mode, true).map_err(io)
     }
 
     fn obj(&self) -> &Map<String, Value> {
@@ -211,8 +211,14 @@ fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
 }
 
 /// Replace `path` atomically with `bytes`: temporary file in the same
-/// folder, mode `mode`, fsync, rename.
-pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+/// folder, mode `mode`, fsync when `durable`, rename. A reader sees the old
+/// file or the new one, never a part. Runtime state on a tmpfs needs no fsync.
+pub fn write_file_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durable: bool,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
@@ -224,7 +230,9 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Resul
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -149,6 +149,34 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 ";
 
+/// Bring the schema to `SCHEMA_VERSION` in one transaction, whatever
+/// version another linkshim left (the version is read again under the
+/// write lock, so concurrent openers migrate once).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version == 1 {
+            conn.execute_batch(
+                "ALTER TABLE containers ADD COLUMN token TEXT;
+                 ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';",
+            )?;
+        }
+        // Version 2 lacked link_targets, which the schema creates if missing.
+        conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 const COLUMNS: &str =
     "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
 
@@ -212,10 +240,7 @@ impl Registry {
         if version != SCHEMA_VERSION {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(db)?;
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(db)?;
+            migrate(&conn).map_err(db)?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
@@ -494,7 +519,11 @@ impl Registry {
     /// (best effort: a failed clear leaves them for the next reader).
     fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
         let (live, stale): (Vec<_>, Vec<_>) = found.into_iter().partition(|r| r.live(&self.live));
-        let _lock = if stale.is_empty() { None } else { self.lock().ok() };
+        let _lock = if stale.is_empty() {
+            None
+        } else {
+            self.lock().ok()
+        };
         for r in stale {
             // Only delete the row if it is still the same stale record.
             let _ = self.conn.execute(
@@ -954,5 +983,49 @@ mod wanted_index_tests {
             "taken: the lowest free"
         );
         assert_eq!(reg.register(&mk("c", None), None).unwrap().index, Some(2));
+    }
+}
+
+#[cfg(test)]
+mod migrate_tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_registry_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(Registry::db_path(dir.path())).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
+                    svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
+                    links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
+                    boot_id TEXT NOT NULL, created INTEGER NOT NULL);
+                 CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL);
+                 INSERT INTO resources VALUES ('pg', 'postgres://10.1.1.1:5432/x', '[]');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.resource("pg").unwrap().unwrap().addrs.is_empty());
+        let pid = std::process::id() as i32;
+        let rec = Record {
+            id: "x".into(),
+            name: Name::parse("t", "x").unwrap(),
+            service: None,
+            index: None,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec!["pg".into()],
+            url: None,
+            pid: Some(pid),
+            pid_start: crate::registry::pid_start_time(pid),
+            boot_id: crate::registry::boot_id(),
+            created: now(),
+        };
+        reg.register(&rec, Some("0123456789abcdef")).unwrap();
+        assert!(reg.has_token("0123456789abcdef").unwrap());
+        assert_eq!(reg.linkers_of(&["pg"]).unwrap().len(), 1);
     }
 }
