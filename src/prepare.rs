@@ -83,7 +83,7 @@ fn label(config: &Config, id: Option<&str>) -> String {
     ann.get(annotation::NAME)
         .map(String::as_str)
         .or(id)
-        .or(config.hostname())
+        .or(config.hostname().as_deref())
         .unwrap_or("(unnamed)")
         .to_string()
 }
@@ -95,12 +95,12 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         return Ok(Outcome::Untouched);
     }
     let container = label(config, ctx.id);
-    let request = annotation::parse_request(&annotations, config.hostname()).map_err(|source| {
-        Error::Annotation {
+    let request = annotation::parse_request(&annotations, config.hostname().as_deref()).map_err(
+        |source| Error::Annotation {
             container: container.clone(),
             source,
-        }
-    })?;
+        },
+    )?;
     let container = request.name.to_string();
     let reg_err = |source| Error::Registry {
         container: container.clone(),
@@ -187,7 +187,8 @@ fn write_hosts(
     path: &Path,
     lines: &[hosts::Line],
 ) -> std::io::Result<()> {
-    let base = base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(config.hostname()));
+    let base = base_hosts(config, ctx)
+        .unwrap_or_else(|| hosts::default_base(config.hostname().as_deref()));
     let text = hosts::render(&base, lines);
     config::write_file_atomic(path, text.as_bytes(), 0o644, false)
 }
@@ -203,7 +204,7 @@ fn base_hosts(config: &Config, ctx: &Context<'_>) -> Option<String> {
     // into the rootfs, which the container controls.
     let source = std::fs::canonicalize(&source).ok()?;
     let root = config.root_path()?;
-    let root = match (Path::new(root).is_absolute(), ctx.bundle) {
+    let root = match (Path::new(&root).is_absolute(), ctx.bundle) {
         (true, _) => PathBuf::from(root),
         (false, Some(b)) => b.join(root),
         (false, None) => return None,

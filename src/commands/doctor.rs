@@ -28,7 +28,8 @@ pub fn run(
             } else {
                 Config::read(path)?
             };
-            let req = annotation::parse_request(&config.annotations(), config.hostname())?;
+            let req =
+                annotation::parse_request(&config.annotations(), config.hostname().as_deref())?;
             (req.name, req.links)
         }
         (None, Some(text)) => (

@@ -38,7 +38,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
 /// The registry record of a started container.
 pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
     let annotations = config.annotations();
-    let request = annotation::parse_request(&annotations, config.hostname())
+    let request = annotation::parse_request(&annotations, config.hostname().as_deref())
         .with_context(|| format!("container {}", state.id))?;
     let netns = match (config.netns_path(), state.pid) {
         (Some(p), _) => p,

@@ -23,7 +23,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, exe: &Path) -> anyhow::Result<(
     };
     let out = match prepare::prepare(&mut config, &ctx)? {
         prepare::Outcome::Untouched => text.into_bytes(),
-        prepare::Outcome::Prepared { .. } => serde_json::to_vec(&config.0)?,
+        prepare::Outcome::Prepared { .. } => config.to_vec(),
     };
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -7,6 +7,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Why a config could not be read or written.
@@ -24,31 +29,58 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{what}: the config is not a JSON object")]
-    NotObject { what: String },
     #[error(
         "{path}: is a symlink; linkshim replaces only a regular config.json (point the bundle at the file itself)"
     )]
     Symlink { path: PathBuf },
 }
 
-/// A config.json held as JSON.
+/// One top-level field: kept as the text it came in until linkshim reads
+/// it for editing. Most of a config (seccomp, capabilities, devices) is
+/// never parsed into a tree, only copied through.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+enum Field {
+    Raw(Box<RawValue>),
+    Parsed(Value),
+}
+
+impl PartialEq for Field {
+    fn eq(&self, other: &Field) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl Field {
+    /// The field as a tree (parsed now when it is still text).
+    fn value(&self) -> Cow<'_, Value> {
+        match self {
+            Field::Raw(raw) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
+            Field::Parsed(v) => Cow::Borrowed(v),
+        }
+    }
+}
+
+/// A config.json held as JSON, its top-level fields in their order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config(pub Value);
+pub struct Config {
+    fields: IndexMap<String, Field>,
+}
 
 impl Config {
     /// Parse a config from text; `what` names it in errors.
     pub fn parse(text: &str, what: &Path) -> Result<Config, Error> {
-        let value: Value = serde_json::from_str(text).map_err(|source| Error::Json {
-            path: what.to_path_buf(),
-            source,
-        })?;
-        if !value.is_object() {
-            return Err(Error::NotObject {
-                what: what.display().to_string(),
-            });
-        }
-        Ok(Config(value))
+        let fields: IndexMap<String, Box<RawValue>> =
+            serde_json::from_str(text).map_err(|source| Error::Json {
+                path: what.to_path_buf(),
+                source,
+            })?;
+        Ok(Config {
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k, Field::Raw(v)))
+                .collect(),
+        })
     }
 
     /// Read `path`.
@@ -60,41 +92,70 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// The config as JSON text.
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.fields).expect("a JSON tree always serializes")
+    }
+
+    /// The whole config as a tree (for tests and tools; the hot path never needs it).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.to_vec()).expect("linkshim writes valid JSON")
+    }
+
     /// Replace `path` atomically: a temporary file in the same folder with
-    /// the old file's mode, written, synced, then renamed over it.
+    /// the old file's mode (never group- or world-writable), written,
+    /// synced, then renamed over it. A symlinked config.json is refused.
     pub fn write_atomic(&self, path: &Path) -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
         };
-        let text = serde_json::to_vec(&self.0).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
         let meta = fs::symlink_metadata(path).map_err(io)?;
         if meta.file_type().is_symlink() {
             return Err(Error::Symlink {
                 path: path.to_path_buf(),
             });
         }
-        use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o7777 & !0o022;
-        write_file_atomic(path, &text, mode, true).map_err(io)
+        write_file_atomic(path, &self.to_vec(), mode, true).map_err(io)
     }
 
-    fn obj(&self) -> &Map<String, Value> {
-        self.0.as_object().expect("checked at parse")
+    /// A top-level field as a tree.
+    fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
+        self.fields.get(key).map(Field::value)
     }
 
-    fn obj_mut(&mut self) -> &mut Map<String, Value> {
-        self.0.as_object_mut().expect("checked at parse")
+    /// A top-level field as a tree to edit, created (`{}`) when missing.
+    fn get_mut(&mut self, key: &str) -> &mut Value {
+        let field = self
+            .fields
+            .entry(key.to_string())
+            .or_insert_with(|| Field::Parsed(Value::Object(Map::new())));
+        if let Field::Raw(raw) = field {
+            *field = Field::Parsed(serde_json::from_str(raw.get()).unwrap_or(Value::Null));
+        }
+        match field {
+            Field::Parsed(v) => v,
+            Field::Raw(_) => unreachable!("just parsed"),
+        }
+    }
+
+    /// The object at `key`, created (or replaced when not an object).
+    fn object_mut(&mut self, key: &str) -> &mut Map<String, Value> {
+        let v = self.get_mut(key);
+        if !v.is_object() {
+            *v = Value::Object(Map::new());
+        }
+        v.as_object_mut().expect("just made an object")
     }
 
     /// The string annotations of the config.
     pub fn annotations(&self) -> BTreeMap<String, String> {
-        self.obj()
-            .get("annotations")
-            .and_then(Value::as_object)
+        let Some(ann) = self.get("annotations") else {
+            return BTreeMap::new();
+        };
+        ann.as_object()
             .map(|m| {
                 m.iter()
                     .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
@@ -105,7 +166,7 @@ impl Config {
 
     /// Set (or with None, remove) one annotation.
     pub fn set_annotation(&mut self, key: &str, value: Option<String>) {
-        let ann = object_at(self.obj_mut(), "annotations");
+        let ann = self.object_mut("annotations");
         match value {
             Some(v) => {
                 ann.insert(key.to_string(), Value::String(v));
@@ -116,15 +177,17 @@ impl Config {
         }
     }
 
-    pub fn hostname(&self) -> Option<&str> {
-        self.obj().get("hostname").and_then(Value::as_str)
+    pub fn hostname(&self) -> Option<String> {
+        self.get("hostname")?.as_str().map(String::from)
     }
 
     /// `process.env` as `KEY=VALUE` strings.
     pub fn env(&self) -> Vec<String> {
-        self.obj()
-            .get("process")
-            .and_then(|p| p.get("env"))
+        let Some(process) = self.get("process") else {
+            return Vec::new();
+        };
+        process
+            .get("env")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -136,7 +199,7 @@ impl Config {
 
     /// Replace `process.env`.
     pub fn set_env(&mut self, env: Vec<String>) {
-        let process = object_at(self.obj_mut(), "process");
+        let process = self.object_mut("process");
         process.insert(
             "env".into(),
             Value::Array(env.into_iter().map(Value::String).collect()),
@@ -145,8 +208,7 @@ impl Config {
 
     /// The path of the network namespace the container joins, when the config names one.
     pub fn netns_path(&self) -> Option<PathBuf> {
-        self.obj()
-            .get("linux")?
+        self.get("linux")?
             .get("namespaces")?
             .as_array()?
             .iter()
@@ -158,37 +220,44 @@ impl Config {
     }
 
     /// The rootfs path as the config gives it (relative to the bundle or absolute).
-    pub fn root_path(&self) -> Option<&str> {
-        self.obj().get("root")?.get("path")?.as_str()
+    pub fn root_path(&self) -> Option<String> {
+        self.get("root")?.get("path")?.as_str().map(String::from)
     }
 
     /// The mounts array, created when missing.
     pub fn mounts_mut(&mut self) -> &mut Vec<Value> {
-        let obj = self.obj_mut();
-        let entry = obj
-            .entry("mounts")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !entry.is_array() {
-            *entry = Value::Array(Vec::new());
+        let entry = self
+            .fields
+            .entry("mounts".to_string())
+            .or_insert_with(|| Field::Parsed(Value::Array(Vec::new())));
+        if matches!(entry, Field::Raw(_)) {
+            let v = entry.value().into_owned();
+            *entry = Field::Parsed(v);
         }
-        entry.as_array_mut().expect("just made an array")
+        let Field::Parsed(v) = entry else {
+            unreachable!("just parsed")
+        };
+        if !v.is_array() {
+            *v = Value::Array(Vec::new());
+        }
+        v.as_array_mut().expect("just made an array")
     }
 
     /// The source of the mount on `destination`, when there is one.
-    pub fn mount_source(&self, destination: &str) -> Option<&str> {
-        self.obj()
-            .get("mounts")?
+    pub fn mount_source(&self, destination: &str) -> Option<String> {
+        self.get("mounts")?
             .as_array()?
             .iter()
             .rev()
             .find(|m| m.get("destination").and_then(Value::as_str) == Some(destination))?
             .get("source")
             .and_then(Value::as_str)
+            .map(String::from)
     }
 
     /// The hooks of one stage, created when missing.
     pub fn hooks_mut(&mut self, stage: &str) -> &mut Vec<Value> {
-        let hooks = object_at(self.obj_mut(), "hooks");
+        let hooks = self.object_mut("hooks");
         let entry = hooks
             .entry(stage.to_string())
             .or_insert_with(|| Value::Array(Vec::new()));
@@ -197,17 +266,6 @@ impl Config {
         }
         entry.as_array_mut().expect("just made an array")
     }
-}
-
-/// The object at `key` of `obj`, created (or replaced when not an object).
-fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let entry = obj
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    entry.as_object_mut().expect("just made an object")
 }
 
 /// Replace `path` atomically with `bytes`: temporary file in the same
