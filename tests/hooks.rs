@@ -238,11 +238,21 @@ fn doctor_reports_a_line_per_check_and_fails_on_a_missing_target() {
     support::register_target(&fx, "0123456789abcdef0", "mysql_server", "3306", &[]);
     support::register_target(&fx, "c2", "quiet", "", &[]);
     let out = fx
-        .cmd(&["doctor", "--name", "web", "--links", "mysql_server:db quiet"])
+        .cmd(&[
+            "doctor",
+            "--name",
+            "web",
+            "--links",
+            "mysql_server:db quiet",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for want in [
         "PASS  link mysql_server:db: running container mysql_server (0123456789ab)",
         "PASS  link mysql_server:db: mysql_server (0123456789ab) has address 10.0.0.2",
@@ -251,9 +261,41 @@ fn doctor_reports_a_line_per_check_and_fails_on_a_missing_target() {
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
-    let out = fx.cmd(&["doctor", "--links", "nosuch:db mysql_server"]).output().unwrap();
+    let out = fx
+        .cmd(&["doctor", "--links", "nosuch:db mysql_server"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL  link nosuch:db: link \"nosuch:db\": could not get container for nosuch"), "{text}");
-    assert!(text.contains("PASS  link mysql_server: running container"), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  link nosuch:db: link \"nosuch:db\": could not get container for nosuch"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  link mysql_server: running container"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_container_that_already_exited_is_not_registered_and_is_no_error() {
+    let fx = Fixture::new();
+    let b = fx.dir.path().join("bundle");
+    std::fs::create_dir_all(&b).unwrap();
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = json!({"io.linkshim.name": "quick"});
+    std::fs::write(b.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let state = serde_json::to_vec(&json!({"id": "quick1", "pid": pid, "bundle": b})).unwrap();
+    let out = run_with_stdin(fx.cmd(&["hook", "poststart"]), &state);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ls(&fx).is_empty());
 }

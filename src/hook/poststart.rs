@@ -21,6 +21,15 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
     };
     let config = Config::read(&bundle.join("config.json"))
         .with_context(|| format!("container {}", state.id))?;
+    // A container whose process has already exited (a `true`) has
+    // nothing to register: no address, nobody to link to it.
+    let exited = state
+        .pid
+        .filter(|_| config.netns_path().is_none())
+        .is_some_and(|pid| registry::pid_start_time(pid).is_none());
+    if exited {
+        return Ok(());
+    }
     let record = record_of(&state, &config)?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
