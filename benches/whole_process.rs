@@ -90,7 +90,7 @@ impl Opts {
         let args: Vec<String> = std::env::args().skip(1).collect();
         if args.iter().any(|a| a == "-h" || a == "--help") {
             eprintln!(
-                "usage: cargo bench --bench whole_process -- [--quick] [--only precreate,runtime,podman,parallel] [--out DIR]\n\
+                "usage: cargo bench --bench whole_process -- [--quick] [--only precreate,runtime,podman,parallel,refresh] [--out DIR]\n\
                  env: LINKSHIM_BENCH_QUICK=1 (same as --quick), LINKSHIM_BENCH_BIN=PATH (the linkshim binary)"
             );
             std::process::exit(0);
@@ -1299,6 +1299,136 @@ fn bench_parallel(opts: &Opts, report: &mut Report) {
 }
 
 // ---------------------------------------------------------------------------
+// Part 5: live hosts refresh
+// ---------------------------------------------------------------------------
+
+/// Time from a target's start (its `hook poststart`, which refreshes every
+/// linker's hosts file before it returns) to every one of 1, 10 and 100
+/// linkers' hosts files showing its address; the baseline is the same
+/// start with no linker. Linkers are registered through linkshim's own
+/// code, each with a hosts file holding a stale line for the target.
+fn bench_refresh(opts: &Opts, report: &mut Report) {
+    if !is_root() {
+        return report.skip(
+            "live refresh",
+            "needs root (poststart enters the network namespace)",
+        );
+    }
+    let live = Live::me();
+    let me = std::process::id();
+    let reps = if opts.quick { 8 } else { 30 };
+    let mut curves = Vec::new();
+    for linkers in [0usize, 1, 10, 100] {
+        let scratch = Scratch::new("refresh");
+        let dir = scratch.path();
+        let state = dir.join("state");
+        linkshim::state_dir::ensure(&state).expect("state dir");
+        let bundle = dir.join("target");
+        fs::create_dir_all(&bundle).expect("mkdir bundle");
+        let config = json!({
+            "ociVersion": "1.0.2-dev",
+            "process": {"args": ["sleep"], "env": ["PATH=/bin"], "cwd": "/"},
+            "root": {"path": "rootfs"},
+            "hostname": "db",
+            "annotations": {"io.linkshim.name": "db", "io.linkshim.expose": "5432"},
+            "linux": {"namespaces": [{"type": "network", "path": format!("/proc/{me}/ns/net")}]},
+        });
+        fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec(&config).expect("JSON"),
+        )
+        .expect("write config");
+        let stale = linkshim::render::hosts::link_lines(
+            "db",
+            "0ld0ld0ld0ld",
+            "db",
+            &["192.0.2.99".parse().expect("ip")],
+        );
+        let mut files = Vec::new();
+        {
+            let mut reg = Registry::open(&state).expect("open the registry");
+            for i in 0..linkers {
+                let mut rec = live.record(10 + i, &format!("app-{i}"), &[], &[]);
+                rec.links = vec!["db".into()];
+                let token = format!("{:032x}", i + 1);
+                reg.register(&rec, Some(&token)).expect("register a linker");
+                let file = linkshim::state_dir::hosts_file(&state, &token).expect("a token");
+                fs::write(
+                    &file,
+                    linkshim::render::hosts::render("127.0.0.1\tlocalhost\n", &stale),
+                )
+                .expect("hosts");
+                files.push(file);
+            }
+        }
+        let mut samples = Vec::new();
+        let mut address = None;
+        for rep in 0..reps {
+            let id = format!("db-{rep}");
+            let start =
+                serde_json::to_vec(&json!({"id": id, "pid": me, "bundle": bundle})).expect("JSON");
+            let (t, out) = run_timed(
+                linkshim(opts, dir)
+                    .args(["hook", "poststart", "--state-dir"])
+                    .arg(&state),
+                Some(&start),
+            );
+            check("hook poststart", &out);
+            let addr = address
+                .get_or_insert_with(|| {
+                    Registry::open(&state)
+                        .expect("open")
+                        .lookup("db")
+                        .expect("lookup")
+                        .and_then(|r| r.primary_ip())
+                        .expect("the target registered with an address")
+                })
+                .to_string();
+            let want = format!("{addr}\tdb ");
+            for f in &files {
+                let text = fs::read_to_string(f).expect("read a hosts file");
+                assert!(
+                    text.lines().any(|l| l.starts_with(&want)) && !text.contains("192.0.2.99"),
+                    "{} was not refreshed:\n{text}",
+                    f.display()
+                );
+            }
+            samples.push(t);
+            // The target stops: its line leaves every linker, ready for the next start.
+            let stop = serde_json::to_vec(&json!({"id": id})).expect("JSON");
+            let (_, out) = run_timed(
+                linkshim(opts, dir)
+                    .args(["hook", "poststop", "--state-dir"])
+                    .arg(&state),
+                Some(&stop),
+            );
+            check("hook poststop", &out);
+            for f in &files {
+                assert!(
+                    !fs::read_to_string(f).expect("read").contains("\tdb "),
+                    "a stopped target's line stayed"
+                );
+            }
+        }
+        curves.push((linkers, stats(&samples)));
+    }
+    let base = curves[0].1;
+    for (linkers, s) in &curves[1..] {
+        report.rows.push(Row {
+            what: format!(
+                "live refresh: target start until {linkers} linkers' hosts files show it"
+            ),
+            stats: Some(*s),
+            baseline: Some(("the same start, no linker".into(), base.median)),
+            ratio: Some(s.median / base.median),
+            target: "—".into(),
+            verdict: Verdict::None,
+            detail: format!("all {linkers} refreshed in every one of {reps} starts; counts run one after another, not alternated"),
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Output: Markdown table and SVG plot
 // ---------------------------------------------------------------------------
 
@@ -1729,6 +1859,9 @@ fn main() {
     }
     if opts.wants("parallel") {
         bench_parallel(&opts, &mut report);
+    }
+    if opts.wants("refresh") {
+        bench_refresh(&opts, &mut report);
     }
     fs::create_dir_all(&opts.out).expect("create the output folder");
     let md = markdown(&opts, &report);
