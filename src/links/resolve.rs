@@ -144,13 +144,8 @@ pub fn resource_record(r: &Resource) -> Record {
         .ok()
         .and_then(|t| url::parts(&t.fill(None, None)).ok())
         .and_then(|p| p.port);
-    let addrs = r.addrs.clone();
     Record {
-        id: String::new(),
-        name: r.name.clone(),
-        service: None,
-        index: None,
-        addrs,
+        addrs: r.addrs.clone(),
         ports: port
             .map(|number| Port {
                 number,
@@ -159,12 +154,8 @@ pub fn resource_record(r: &Resource) -> Record {
             .into_iter()
             .collect(),
         env: r.env.clone(),
-        links: vec![],
         url: Some(r.url.clone()),
-        pid: None,
-        pid_start: None,
-        boot_id: String::new(),
-        created: 0,
+        ..Record::new(String::new(), r.name.clone())
     }
 }
 
@@ -174,21 +165,10 @@ mod tests {
     use crate::links::annotation::parse_links;
 
     fn rec(id: &str, name: &str, service: Option<&str>) -> Record {
-        let pid = std::process::id() as i32;
         Record {
-            id: id.into(),
-            name: Name::parse("t", name).unwrap(),
             service: service.map(|s| Name::parse("t", s).unwrap()),
-            index: None,
             addrs: vec!["10.0.0.9".parse().unwrap()],
-            ports: vec![],
-            env: vec![],
-            links: vec![],
-            url: None,
-            pid: Some(pid),
-            pid_start: registry::pid_start_time(pid),
-            boot_id: registry::boot_id(),
-            created: registry::now(),
+            ..Record::new(id, Name::parse("t", name).unwrap()).owned_by(std::process::id() as i32)
         }
     }
 
@@ -280,27 +260,13 @@ mod replica_name_tests {
     fn a_replica_named_like_its_service_is_no_clash() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        let pid = std::process::id() as i32;
         for (id, name) in [("a", "web"), ("b", "web-b")] {
-            reg.register(
-                &Record {
-                    id: id.into(),
-                    name: Name::parse("t", name).unwrap(),
-                    service: Some(Name::parse("t", "web").unwrap()),
-                    index: None,
-                    addrs: vec![],
-                    ports: vec![],
-                    env: vec![],
-                    links: vec![],
-                    url: None,
-                    pid: Some(pid),
-                    pid_start: registry::pid_start_time(pid),
-                    boot_id: registry::boot_id(),
-                    created: registry::now(),
-                },
-                None,
-            )
-            .unwrap();
+            let rec = Record {
+                service: Some(Name::parse("t", "web").unwrap()),
+                ..Record::new(id, Name::parse("t", name).unwrap())
+                    .owned_by(std::process::id() as i32)
+            };
+            reg.register(&rec, None).unwrap();
         }
         let me = Name::parse("t", "me").unwrap();
         let got = resolve(&mut reg, &me, &parse_links("web").unwrap(), None).unwrap();

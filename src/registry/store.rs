@@ -70,6 +70,35 @@ pub struct Record {
 pub const PENDING_SECS: i64 = 120;
 
 impl Record {
+    /// A record of container `id` named `name` from this boot, with nothing
+    /// else yet: no address, port, env, link, service or process.
+    pub fn new(id: impl Into<String>, name: Name) -> Record {
+        Record {
+            id: id.into(),
+            name,
+            service: None,
+            index: None,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: None,
+            pid_start: None,
+            boot_id: crate::registry::boot_id(),
+            created: now(),
+        }
+    }
+
+    /// The same record, live as long as process `pid` is the one it is now.
+    pub fn owned_by(self, pid: i32) -> Record {
+        Record {
+            pid: Some(pid),
+            pid_start: crate::registry::pid_start_time(pid),
+            ..self
+        }
+    }
+
     /// The id of the placeholder that reserves a replica slot for `token`.
     pub fn pending_id(token: &str) -> String {
         format!("pending:{token}")
@@ -263,19 +292,9 @@ impl Registry {
     /// asked again. The container's registration at start takes it over.
     pub fn reserve(&mut self, service: &Name, name: &Name, token: &str) -> Result<u32, Error> {
         let placeholder = Record {
-            id: Record::pending_id(token),
-            name: name.clone(),
             service: Some(service.clone()),
-            index: None,
-            addrs: vec![],
-            ports: vec![],
-            env: vec![],
-            links: vec![],
-            url: None,
-            pid: None,
-            pid_start: None,
             boot_id: self.live.boot_id.clone(),
-            created: now(),
+            ..Record::new(Record::pending_id(token), name.clone())
         };
         let stored = self.register(&placeholder, Some(token))?;
         Ok(stored.index.expect("a replica always gets an index"))
@@ -712,24 +731,13 @@ fn decode(raw: Raw) -> Result<Record, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{boot_id, pid_start_time};
 
     fn rec(id: &str, name: &str) -> Record {
-        let pid = std::process::id() as i32;
         Record {
-            id: id.into(),
-            name: Name::parse("t", name).unwrap(),
-            service: None,
-            index: None,
             addrs: vec!["10.0.0.2".parse().unwrap()],
             ports: crate::links::annotation::parse_expose("80").unwrap(),
             env: vec![("A".into(), "1=2".into())],
-            links: vec![],
-            url: None,
-            pid: Some(pid),
-            pid_start: pid_start_time(pid),
-            boot_id: boot_id(),
-            created: 1,
+            ..Record::new(id, Name::parse("t", name).unwrap()).owned_by(std::process::id() as i32)
         }
     }
 
@@ -899,21 +907,9 @@ mod reserve_tests {
             "asking again gives the same slot"
         );
         // "b" starts first, as a container, and keeps slot 2.
-        let pid = std::process::id() as i32;
         let mut rec = Record {
-            id: "cid-b".into(),
-            name: n("b"),
             service: Some(web.clone()),
-            index: None,
-            addrs: vec![],
-            ports: vec![],
-            env: vec![],
-            links: vec![],
-            url: None,
-            pid: Some(pid),
-            pid_start: crate::registry::pid_start_time(pid),
-            boot_id: crate::registry::boot_id(),
-            created: now(),
+            ..Record::new("cid-b", n("b")).owned_by(std::process::id() as i32)
         };
         assert_eq!(reg.register(&rec, Some("tok-b")).unwrap().index, Some(2));
         rec.id = "cid-a".into();
@@ -957,21 +953,10 @@ mod wanted_index_tests {
     fn the_index_a_replica_was_told_is_kept_when_free() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        let pid = std::process::id() as i32;
         let mk = |id: &str, index: Option<u32>| Record {
-            id: id.into(),
-            name: Name::parse("t", id).unwrap(),
             service: Some(Name::parse("t", "web").unwrap()),
             index,
-            addrs: vec![],
-            ports: vec![],
-            env: vec![],
-            links: vec![],
-            url: None,
-            pid: Some(pid),
-            pid_start: crate::registry::pid_start_time(pid),
-            boot_id: crate::registry::boot_id(),
-            created: now(),
+            ..Record::new(id, Name::parse("t", id).unwrap()).owned_by(std::process::id() as i32)
         };
         assert_eq!(
             reg.register(&mk("a", Some(3)), None).unwrap().index,
@@ -1008,21 +993,9 @@ mod migrate_tests {
         }
         let mut reg = Registry::open(dir.path()).unwrap();
         assert!(reg.resource("pg").unwrap().unwrap().addrs.is_empty());
-        let pid = std::process::id() as i32;
         let rec = Record {
-            id: "x".into(),
-            name: Name::parse("t", "x").unwrap(),
-            service: None,
-            index: None,
-            addrs: vec![],
-            ports: vec![],
-            env: vec![],
             links: vec!["pg".into()],
-            url: None,
-            pid: Some(pid),
-            pid_start: crate::registry::pid_start_time(pid),
-            boot_id: crate::registry::boot_id(),
-            created: now(),
+            ..Record::new("x", Name::parse("t", "x").unwrap()).owned_by(std::process::id() as i32)
         };
         reg.register(&rec, Some("0123456789abcdef")).unwrap();
         assert!(reg.has_token("0123456789abcdef").unwrap());

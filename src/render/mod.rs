@@ -136,19 +136,11 @@ mod tests {
 
     fn rec(id: &str, name: &str, ip: &str, expose: &str, url: Option<&str>) -> Record {
         Record {
-            id: id.into(),
-            name: Name::parse("t", name).unwrap(),
-            service: None,
-            index: None,
             addrs: vec![ip.parse().unwrap()],
             ports: parse_expose(expose).unwrap(),
             env: vec![("WEBROOT".into(), "/login".into())],
-            links: vec![],
             url: url.map(String::from),
-            pid: None,
-            pid_start: None,
-            boot_id: String::new(),
-            created: 0,
+            ..Record::new(id, Name::parse("t", name).unwrap())
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use linkshim::links::annotation::{Name, parse_expose};
-use linkshim::registry::{Record, Registry, boot_id, pid_start_time};
+use linkshim::registry::{Record, Registry};
 
 /// A private state directory for one test.
 pub struct Fixture {
@@ -69,24 +69,14 @@ pub fn register_target(
     env: &[(&str, &str)],
 ) -> Record {
     linkshim::state_dir::ensure(&fx.state).unwrap();
-    let pid = std::process::id() as i32;
     let rec = Record {
-        id: id.into(),
-        name: Name::parse("test", name).unwrap(),
-        service: None,
-        index: None,
         addrs: vec!["10.0.0.2".parse().unwrap()],
         ports: parse_expose(expose).unwrap(),
         env: env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        links: vec![],
-        url: None,
-        pid: Some(pid),
-        pid_start: pid_start_time(pid),
-        boot_id: boot_id(),
-        created: 0,
+        ..Record::new(id, Name::parse("test", name).unwrap()).owned_by(std::process::id() as i32)
     };
     Registry::open(&fx.state)
         .unwrap()
