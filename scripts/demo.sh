@@ -48,6 +48,9 @@ echo "== podman run -d mysql_server (exposes 3306, 33060/udp, 7000-7002)"
 echo "== linkshim ls"
 "$bin" --state-dir "$work/state" ls
 
+echo "== linkshim doctor: the links of webapp, checked before it starts"
+"$bin" --state-dir "$work/state" doctor --name webapp --links mysql_server:db
+
 echo "== podman run webapp --link mysql_server:db"
 "${podman_[@]}" run --rm --name webapp \
     --annotation io.linkshim.name=webapp \
