@@ -51,7 +51,7 @@ pub fn run(
         out,
         "PASS",
         format!(
-            "annotations of {linker:?} are valid ({} links)",
+            "annotations of \"{linker}\" are valid ({} links)",
             requests.len()
         ),
     )?;
