@@ -9,7 +9,11 @@ use crate::render::hosts::short_id;
 /// Print the registry to `out`.
 pub fn run(state_dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let records = if Registry::db_path(state_dir).exists() {
-        Registry::open(state_dir)?.list()?
+        Registry::open(state_dir)?
+            .list()?
+            .into_iter()
+            .filter(|r| !r.is_pending())
+            .collect()
     } else {
         Vec::new()
     };
