@@ -189,7 +189,10 @@ fn a_failed_create_frees_its_reserved_slot_at_poststop_and_orphans_are_swept() {
         .unwrap()
         .to_string();
 
-    assert!(ls(&fx).is_empty(), "a reserved slot is no running container");
+    assert!(
+        ls(&fx).is_empty(),
+        "a reserved slot is no running container"
+    );
 
     // Another container asking for the same name meanwhile is told why not.
     let second = support::precreate(&fx, &input);
