@@ -436,3 +436,63 @@ fn a_linkers_hosts_file_follows_its_targets() {
     );
     assert!(hosts().lines().any(|l| l == web_line), "{}", hosts());
 }
+
+#[test]
+fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
+    if !e2e_ready(
+        "a_linker_in_a_user_namespace_gets_its_hosts_file",
+        &["podman"],
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
+    let rootfs = busybox_rootfs(tmp.path());
+    let r = rootfs.to_str().unwrap();
+    let podman = Podman::new();
+    install_hook(&podman, &state, &persist);
+    let db = unique_name("db");
+    podman.run_ok(
+        &[
+            "run",
+            "-d",
+            "--name",
+            &db,
+            "--annotation",
+            "io.linkshim.name=db",
+            "--annotation",
+            "io.linkshim.expose=80",
+            "--rootfs",
+            r,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ],
+        T,
+    );
+    let out = podman.run_ok(
+        &[
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:100000:65536",
+            "--gidmap",
+            "0:100000:65536",
+            "--annotation",
+            "io.linkshim.links=db",
+            "--rootfs",
+            r,
+            "sh",
+            "-c",
+            "cat /etc/hosts; echo ---; wget -q -O - http://db/",
+        ],
+        T,
+    );
+    let line = format!("{}\tdb {}", ip_of(&podman, &db), &id_of(&podman, &db)[..12]);
+    let (hosts, fetched) = out.split_once("---\n").unwrap();
+    assert!(hosts.lines().any(|l| l == line), "{line:?} not in\n{hosts}");
+    assert_eq!(fetched.trim(), "linkshim-ok");
+}
