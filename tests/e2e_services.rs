@@ -13,29 +13,21 @@ const T: Duration = Duration::from_secs(60);
 
 /// The package's hooks.d file, pointed at this build and private directories.
 fn install_hook(podman: &Podman, state: &Path, persist: &Path) {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/linkshim.json");
-    let mut hook: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    hook["hook"]["path"] = linkshim_bin().to_str().unwrap().into();
-    let args = hook["hook"]["args"].as_array_mut().unwrap();
-    for a in [
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--persist-dir",
-        persist.to_str().unwrap(),
-    ] {
-        args.push(a.into());
-    }
-    std::fs::write(podman.hooks_dir().join("linkshim.json"), hook.to_string()).unwrap();
+    install_hooks_d_with(
+        &podman.hooks_dir(),
+        state,
+        &["--persist-dir", persist.to_str().unwrap()],
+    );
 }
 
 fn linkshim(state: &Path, persist: &Path, args: &[&str]) -> String {
-    let mut c = std::process::Command::new(linkshim_bin());
-    c.arg("--state-dir")
-        .arg(state)
-        .arg("--persist-dir")
-        .arg(persist)
-        .args(args);
-    run_ok(&mut c, T)
+    run_ok(
+        common::linkshim(state)
+            .arg("--persist-dir")
+            .arg(persist)
+            .args(args),
+        T,
+    )
 }
 
 fn ip_of(podman: &Podman, name: &str) -> String {
@@ -55,17 +47,8 @@ fn id_of(podman: &Podman, name: &str) -> String {
         .to_string()
 }
 
-fn env_of(out: &str) -> Vec<(String, String)> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn get<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.as_str())
+fn get<'a>(out: &'a LinkerOutput, k: &str) -> Option<&'a str> {
+    out.env.get(k).map(String::as_str)
 }
 
 fn start_replica(podman: &Podman, rootfs: &str, name: &str) {
@@ -129,30 +112,26 @@ fn three_replicas_of_a_service_and_a_proxy() {
             r,
             "sh",
             "-c",
-            "env; echo ---; cat /etc/hosts; echo ---; wget -q -O - http://web-2/",
+            &linker_script("web-2", 80),
         ],
         T,
     );
-    let mut parts = out.split("---\n");
-    let (env, hosts, fetched) = (
-        env_of(parts.next().unwrap()),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
+    let seen = LinkerOutput::parse(&out);
+    let (env, hosts, fetched) = (&seen, seen.hosts.as_str(), seen.fetched.as_str());
     for (i, ip) in ips.iter().enumerate() {
         let n = i + 1;
         assert_eq!(
-            get(&env, &format!("WEB_{n}_PORT")),
+            get(env, &format!("WEB_{n}_PORT")),
             Some(format!("tcp://{ip}:80").as_str()),
             "{out}"
         );
         assert_eq!(
-            get(&env, &format!("WEB_{n}_PORT_80_TCP_ADDR")),
+            get(env, &format!("WEB_{n}_PORT_80_TCP_ADDR")),
             Some(ip.as_str())
         );
-        assert_eq!(get(&env, &format!("WEB_{n}_ENV_WEBROOT")), Some("/login"));
+        assert_eq!(get(env, &format!("WEB_{n}_ENV_WEBROOT")), Some("/login"));
         assert_eq!(
-            get(&env, &format!("WEB_{n}_NAME")),
+            get(env, &format!("WEB_{n}_NAME")),
             Some(format!("/proxy/web-{n}").as_str())
         );
         let short = &id_of(&podman, &names[i])[..12];
@@ -167,11 +146,11 @@ fn three_replicas_of_a_service_and_a_proxy() {
         3
     );
     assert_eq!(
-        get(&env, "WEB_URL"),
+        get(env, "WEB_URL"),
         Some(format!("http://{}:80/", ips[0]).as_str())
     );
     assert_eq!(
-        get(&env, "WEB_URLS"),
+        get(env, "WEB_URLS"),
         Some(
             ips.iter()
                 .map(|ip| format!("http://{ip}:80/"))
@@ -276,16 +255,12 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
             r,
             "sh",
             "-c",
-            "env; echo ---; cat /etc/hosts; echo ---; wget -q -O - http://cache:6379/",
+            &linker_script("cache", 6379),
         ],
         T,
     );
-    let mut parts = out.split("---\n");
-    let (env, hosts, fetched) = (
-        env_of(parts.next().unwrap()),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
+    let seen = LinkerOutput::parse(&out);
+    let (env, hosts, fetched) = (&seen, seen.hosts.as_str(), seen.fetched.as_str());
     let want = [
         // Convox family for "cache".
         ("CACHE_URL", format!("redis://:s%3Acret@{ip}:6379/0")),
@@ -310,10 +285,10 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
         ("LINKSHIM_NAME", "app".into()),
     ];
     for (k, v) in &want {
-        assert_eq!(get(&env, k), Some(v.as_str()), "{k} in\n{out}");
+        assert_eq!(get(env, k), Some(v.as_str()), "{k} in\n{out}");
     }
     assert_eq!(
-        get(&env, "CACHE_PORT_6379_TCP"),
+        get(env, "CACHE_PORT_6379_TCP"),
         None,
         "the Convox family has no Docker variables"
     );
@@ -423,7 +398,8 @@ fn a_linkers_hosts_file_follows_its_targets() {
     let line2 = db_line(&db2);
     assert_ne!(line1, line2);
     assert!(hosts().lines().any(|l| l == line2), "{}", hosts());
-    let fetched = podman.run_ok(&["exec", &app, "wget", "-q", "-O", "-", "http://db/"], T);
+    let fetch = sh_retry("wget -q -O - http://db/", 50);
+    let fetched = podman.run_ok(&["exec", &app, "sh", "-c", &fetch], T);
     assert_eq!(fetched.trim(), "linkshim-ok");
 
     // A service the linker names scales up after it started: web-2 appears.
@@ -487,7 +463,10 @@ fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
             r,
             "sh",
             "-c",
-            "cat /etc/hosts; echo ---; wget -q -O - http://db/",
+            &format!(
+                "cat /etc/hosts; echo ---; {}",
+                sh_retry("wget -q -O - http://db/", 50)
+            ),
         ],
         T,
     );

@@ -1131,6 +1131,11 @@ pub fn ls_record(state: &Path, name: &str) -> Option<Value> {
 /// rewriting only `hook.path` to the built binary and appending
 /// `--state-dir <state>` to `hook.args`.
 pub fn install_hooks_d(hooks_dir: &Path, state: &Path) {
+    install_hooks_d_with(hooks_dir, state, &[]);
+}
+
+/// [`install_hooks_d`], with `extra` arguments appended after `--state-dir`.
+pub fn install_hooks_d_with(hooks_dir: &Path, state: &Path, extra: &[&str]) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/linkshim.json");
     let mut hook: Value = serde_json::from_str(&fs::read_to_string(&src).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
@@ -1138,7 +1143,11 @@ pub fn install_hooks_d(hooks_dir: &Path, state: &Path) {
     hook["hook"]["args"]
         .as_array_mut()
         .expect("hook.args")
-        .extend([json!("--state-dir"), json!(state)]);
+        .extend(
+            [json!("--state-dir"), json!(state)]
+                .into_iter()
+                .chain(extra.iter().map(|a| json!(a))),
+        );
     fs::write(
         hooks_dir.join("linkshim.json"),
         serde_json::to_string_pretty(&hook).unwrap(),
