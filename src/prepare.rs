@@ -5,6 +5,7 @@
 //! only thing written outside the config is the linker's hosts file, under
 //! the state directory, atomically.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -78,12 +79,16 @@ pub enum Error {
 }
 
 /// How a container is called in errors before its name is known to be valid.
-fn label(config: &Config, id: Option<&str>) -> String {
-    let ann = config.annotations();
-    ann.get(annotation::NAME)
+fn label(
+    annotations: &BTreeMap<String, String>,
+    id: Option<&str>,
+    hostname: Option<&str>,
+) -> String {
+    annotations
+        .get(annotation::NAME)
         .map(String::as_str)
         .or(id)
-        .or(config.hostname().as_deref())
+        .or(hostname)
         .unwrap_or("(unnamed)")
         .to_string()
 }
@@ -94,13 +99,15 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     if !annotation::wants_linkshim(&annotations) {
         return Ok(Outcome::Untouched);
     }
-    let container = label(config, ctx.id);
-    let request = annotation::parse_request(&annotations, config.hostname().as_deref()).map_err(
-        |source| Error::Annotation {
-            container: container.clone(),
-            source,
-        },
-    )?;
+    let hostname = config.hostname();
+    let container = label(&annotations, ctx.id, hostname.as_deref());
+    let request =
+        annotation::parse_request(&annotations, hostname.as_deref()).map_err(|source| {
+            Error::Annotation {
+                container: container.clone(),
+                source,
+            }
+        })?;
     let container = request.name.to_string();
     let reg_err = |source| Error::Registry {
         container: container.clone(),
@@ -110,8 +117,7 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         container: container.clone(),
         source,
     })?;
-    let token = match config
-        .annotations()
+    let token = match annotations
         .get(modify::TOKEN)
         .filter(|t| state_dir::hosts_file(ctx.state_dir, t).is_some())
     {
