@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
@@ -11,23 +11,51 @@ use serde_json::Value;
 
 const T: Duration = Duration::from_secs(60);
 
-/// The package's hooks.d file, pointed at this build and private directories.
-fn install_hook(podman: &Podman, state: &Path, persist: &Path) {
-    install_hooks_d_with(
-        &podman.hooks_dir(),
-        state,
-        &["--persist-dir", persist.to_str().unwrap()],
-    );
+/// One test's world: a private podman whose hooks.d holds the package's
+/// file, pointed at this build and at private state and persistent
+/// directories, and a busybox rootfs. The podman goes before the files.
+struct Setup {
+    podman: Podman,
+    rootfs: String,
+    tmp: tempfile::TempDir,
 }
 
-fn linkshim(state: &Path, persist: &Path, args: &[&str]) -> String {
-    run_ok(
-        common::linkshim(state)
-            .arg("--persist-dir")
-            .arg(persist)
-            .args(args),
-        T,
-    )
+impl Setup {
+    fn new() -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = busybox_rootfs(tmp.path()).to_str().unwrap().to_string();
+        let podman = Podman::new();
+        let setup = Setup {
+            podman,
+            rootfs,
+            tmp,
+        };
+        install_hooks_d_with(
+            &setup.podman.hooks_dir(),
+            &setup.state(),
+            &["--persist-dir", setup.persist().to_str().unwrap()],
+        );
+        setup
+    }
+
+    fn state(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    fn persist(&self) -> PathBuf {
+        self.tmp.path().join("persist")
+    }
+
+    /// `linkshim ARGS` on this world's directories; its stdout.
+    fn linkshim(&self, args: &[&str]) -> String {
+        run_ok(
+            common::linkshim(&self.state())
+                .arg("--persist-dir")
+                .arg(self.persist())
+                .args(args),
+            T,
+        )
+    }
 }
 
 fn ip_of(podman: &Podman, name: &str) -> String {
@@ -81,17 +109,13 @@ fn three_replicas_of_a_service_and_a_proxy() {
     if !e2e_ready("three_replicas_of_a_service_and_a_proxy", &["podman"]) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
-    let rootfs = busybox_rootfs(tmp.path());
-    let r = rootfs.to_str().unwrap();
-    let podman = Podman::new();
-    install_hook(&podman, &state, &persist);
+    let world = Setup::new();
+    let (podman, r) = (&world.podman, world.rootfs.as_str());
     let names: Vec<String> = (1..=3).map(|i| unique_name(&format!("web{i}"))).collect();
     for n in &names {
-        start_replica(&podman, r, n);
+        start_replica(podman, r, n);
     }
-    let ips: Vec<String> = names.iter().map(|n| ip_of(&podman, n)).collect();
+    let ips: Vec<String> = names.iter().map(|n| ip_of(podman, n)).collect();
     for (i, n) in names.iter().enumerate() {
         let logs = podman.run_ok(&["logs", n], T);
         assert!(
@@ -134,7 +158,7 @@ fn three_replicas_of_a_service_and_a_proxy() {
             get(env, &format!("WEB_{n}_NAME")),
             Some(format!("/proxy/web-{n}").as_str())
         );
-        let short = &id_of(&podman, &names[i])[..12];
+        let short = &id_of(podman, &names[i])[..12];
         let line = format!("{ip}\tweb web-{n} {short}");
         assert!(hosts.lines().any(|l| l == line), "{line:?} not in\n{hosts}");
     }
@@ -164,10 +188,10 @@ fn three_replicas_of_a_service_and_a_proxy() {
     // Replica 2 goes; a new replica takes its slot.
     podman.run_ok(&["rm", "-f", "-t", "0", &names[1]], T);
     let newcomer = unique_name("web4");
-    start_replica(&podman, r, &newcomer);
+    start_replica(podman, r, &newcomer);
     let logs = podman.run_ok(&["logs", &newcomer], T);
     assert!(logs.contains("index=2 service=web"), "{logs}");
-    let ls: Value = serde_json::from_str(&linkshim(&state, &persist, &["ls", "--json"])).unwrap();
+    let ls: Value = serde_json::from_str(&world.linkshim(&["ls", "--json"])).unwrap();
     let slots: Vec<(String, u64)> = ls
         .as_array()
         .unwrap()
@@ -179,7 +203,7 @@ fn three_replicas_of_a_service_and_a_proxy() {
             )
         })
         .collect();
-    let new_id = id_of(&podman, &newcomer);
+    let new_id = id_of(podman, &newcomer);
     assert!(slots.contains(&(new_id, 2)), "{slots:?}");
     assert_eq!(slots.len(), 3, "{slots:?}");
 }
@@ -192,27 +216,19 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
     ) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
-    let rootfs = busybox_rootfs(tmp.path());
-    let r = rootfs.to_str().unwrap();
-    let podman = Podman::new();
-    install_hook(&podman, &state, &persist);
-    linkshim(
-        &state,
-        &persist,
-        &[
-            "resource",
-            "add",
-            "pg",
-            "--url",
-            "postgres://app:p%40ss@192.0.2.10:5432/appdb",
-            "--env",
-            "PGSSLMODE=require",
-            "--persist",
-        ],
-    );
-    let listed = linkshim(&state, &persist, &["resource", "ls"]);
+    let world = Setup::new();
+    let (podman, r) = (&world.podman, world.rootfs.as_str());
+    world.linkshim(&[
+        "resource",
+        "add",
+        "pg",
+        "--url",
+        "postgres://app:p%40ss@192.0.2.10:5432/appdb",
+        "--env",
+        "PGSSLMODE=require",
+        "--persist",
+    ]);
+    let listed = world.linkshim(&["resource", "ls"]);
     assert!(
         listed.contains("pg\tpostgres://app:p%40ss@192.0.2.10:5432/appdb\tpersistent"),
         "{listed}"
@@ -242,7 +258,7 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
         ],
         T,
     );
-    let ip = ip_of(&podman, &redis);
+    let ip = ip_of(podman, &redis);
     let out = podman.run_ok(
         &[
             "run",
@@ -292,7 +308,7 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
         None,
         "the Convox family has no Docker variables"
     );
-    let short = &id_of(&podman, &redis)[..12];
+    let short = &id_of(podman, &redis)[..12];
     assert!(
         hosts
             .lines()
@@ -302,7 +318,7 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
     assert!(hosts.lines().any(|l| l == "192.0.2.10\tdb pg"), "{hosts}");
     assert_eq!(fetched.trim(), "linkshim-ok");
 
-    linkshim(&state, &persist, &["resource", "rm", "pg"]);
+    world.linkshim(&["resource", "rm", "pg"]);
     let failed = podman
         .cmd()
         .args([
@@ -324,12 +340,8 @@ fn a_linkers_hosts_file_follows_its_targets() {
     if !e2e_ready("a_linkers_hosts_file_follows_its_targets", &["podman"]) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
-    let rootfs = busybox_rootfs(tmp.path());
-    let r = rootfs.to_str().unwrap();
-    let podman = Podman::new();
-    install_hook(&podman, &state, &persist);
+    let world = Setup::new();
+    let (podman, r) = (&world.podman, world.rootfs.as_str());
     let start_db = |name: &str| {
         podman.run_ok(
             &[
@@ -356,7 +368,7 @@ fn a_linkers_hosts_file_follows_its_targets() {
     let db1 = unique_name("db1");
     start_db(&db1);
     let w1 = unique_name("w1");
-    start_replica(&podman, r, &w1);
+    start_replica(podman, r, &w1);
     let app = unique_name("app");
     podman.run_ok(
         &[
@@ -376,13 +388,8 @@ fn a_linkers_hosts_file_follows_its_targets() {
         T,
     );
     let hosts = || podman.run_ok(&["exec", &app, "cat", "/etc/hosts"], T);
-    let db_line = |name: &str| {
-        format!(
-            "{}\tdb {}",
-            ip_of(&podman, name),
-            &id_of(&podman, name)[..12]
-        )
-    };
+    let db_line =
+        |name: &str| format!("{}\tdb {}", ip_of(podman, name), &id_of(podman, name)[..12]);
     let line1 = db_line(&db1);
     assert!(hosts().lines().any(|l| l == line1), "{}", hosts());
 
@@ -404,11 +411,11 @@ fn a_linkers_hosts_file_follows_its_targets() {
 
     // A service the linker names scales up after it started: web-2 appears.
     let w2 = unique_name("w2");
-    start_replica(&podman, r, &w2);
+    start_replica(podman, r, &w2);
     let web_line = format!(
         "{}\tweb web-2 {}",
-        ip_of(&podman, &w2),
-        &id_of(&podman, &w2)[..12]
+        ip_of(podman, &w2),
+        &id_of(podman, &w2)[..12]
     );
     assert!(hosts().lines().any(|l| l == web_line), "{}", hosts());
 }
@@ -421,12 +428,8 @@ fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
     ) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (state, persist) = (tmp.path().join("state"), tmp.path().join("persist"));
-    let rootfs = busybox_rootfs(tmp.path());
-    let r = rootfs.to_str().unwrap();
-    let podman = Podman::new();
-    install_hook(&podman, &state, &persist);
+    let world = Setup::new();
+    let (podman, r) = (&world.podman, world.rootfs.as_str());
     let db = unique_name("db");
     podman.run_ok(
         &[
@@ -470,7 +473,7 @@ fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
         ],
         T,
     );
-    let line = format!("{}\tdb {}", ip_of(&podman, &db), &id_of(&podman, &db)[..12]);
+    let line = format!("{}\tdb {}", ip_of(podman, &db), &id_of(podman, &db)[..12]);
     let (hosts, fetched) = out.split_once("---\n").unwrap();
     assert!(hosts.lines().any(|l| l == line), "{line:?} not in\n{hosts}");
     assert_eq!(fetched.trim(), "linkshim-ok");
