@@ -912,8 +912,10 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path, bb: &P
         wrapped(false, None);
         wrapped(true, None);
     }
-    let log = linkshim::diag::log_file(&state);
-    let log_lines = || fs::read_to_string(&log).map_or(0, |t| t.lines().count());
+    let log = linkshim::logging::log_file(&state);
+    let log_lines = || {
+        fs::read_to_string(&log).map_or(0, |t| t.lines().filter(|l| l.contains(" ERROR ")).count())
+    };
     let logged_before = log_lines();
     let n = opts.runtime_n;
     println!("{name}: busybox true, {n} runs per variant");

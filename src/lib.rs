@@ -6,9 +6,9 @@
 
 pub mod cli;
 pub mod commands;
-pub mod diag;
 pub mod hook;
 pub mod links;
+pub mod logging;
 pub mod modify;
 pub mod netns;
 pub mod oci;

@@ -1,4 +1,6 @@
-//! The linkshim binary: parse, dispatch, map errors to an exit code.
+//! The linkshim binary: parse, set up logging, dispatch, map errors to an
+//! exit code. Every failure is logged once, as one line with its whole
+//! chain of causes (`{e:#}`), through `linkshim::logging`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -6,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use linkshim::cli::{Cli, Command, Stage};
-use linkshim::{commands, diag, hook, runtime, settings};
+use linkshim::logging::{self, Setup};
+use linkshim::{commands, hook, runtime, settings};
+use log::{error, warn};
 
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
@@ -22,67 +26,84 @@ fn main() -> ExitCode {
     if let Command::Runtime { runtime, args } = cli.command {
         return wrapper(state_flag, persist_flag, runtime, args);
     }
-    let dirs = match Dirs::load(state_flag.as_deref(), persist_flag.as_deref()) {
-        Ok(d) => d,
-        Err(e) => return fail(Path::new(linkshim::state_dir::DEFAULT), "settings", &e),
-    };
-    let (what, result) = match cli.command {
+    let what = label(&cli.command);
+    let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
+    let level = logging::level(env_level().as_deref(), None, false);
+    logging::init(if matches!(cli.command, Command::Hook { .. }) {
+        Setup::for_stage(what, level, &dirs.state)
+    } else {
+        Setup::for_command(what, level)
+    });
+    if let Some(e) = broken {
+        // Settings given on the command line (the hooks linkshim adds
+        // carry them) need no config file: a broken one must not fail them.
+        if settings::file_needed(state_flag.as_deref(), persist_flag.as_deref()) {
+            error!("{e:#}");
+            return ExitCode::FAILURE;
+        }
+        warn!("{e:#} (ignored: the directories are given on the command line)");
+    }
+    let result = match cli.command {
         Command::Hook { stage } => match stage {
-            Stage::Precreate => (
-                "hook precreate",
-                self_exe().and_then(|exe| hook::precreate::run(&dirs.state, &dirs.persist, &exe)),
-            ),
-            Stage::Poststart => (
-                "hook poststart",
-                hook::poststart::run(&dirs.state, &dirs.persist),
-            ),
-            Stage::Poststop { token } => (
-                "hook poststop",
-                hook::poststop::run(&dirs.state, &dirs.persist, token.as_deref()),
-            ),
+            Stage::Precreate => {
+                self_exe().and_then(|exe| hook::precreate::run(&dirs.state, &dirs.persist, &exe))
+            }
+            Stage::Poststart => hook::poststart::run(&dirs.state, &dirs.persist),
+            Stage::Poststop { token } => {
+                hook::poststop::run(&dirs.state, &dirs.persist, token.as_deref())
+            }
         },
-        Command::Ls { json } => (
-            "ls",
-            commands::ls::run(&dirs.state, json, &mut std::io::stdout().lock()),
-        ),
-        Command::Resource { action } => (
-            "resource",
-            commands::resource::run(
-                &dirs.state,
-                &dirs.persist,
-                action,
-                &mut std::io::stdout().lock(),
-            ),
+        Command::Ls { json } => commands::ls::run(&dirs.state, json, &mut std::io::stdout().lock()),
+        Command::Resource { action } => commands::resource::run(
+            &dirs.state,
+            &dirs.persist,
+            action,
+            &mut std::io::stdout().lock(),
         ),
         Command::Doctor {
             config,
             links,
             name,
-        } => {
-            let mut stdout = std::io::stdout().lock();
-            match commands::doctor::run(
-                &dirs.state,
-                &dirs.persist,
-                config.as_deref(),
-                name.as_deref(),
-                links.as_deref(),
-                &mut stdout,
-            ) {
-                Ok(0) => ("doctor", Ok(())),
-                Ok(n) => ("doctor", Err(anyhow::anyhow!("{n} check(s) failed"))),
-                Err(e) => ("doctor", Err(e)),
-            }
-        }
+        } => commands::doctor::run(
+            &dirs.state,
+            &dirs.persist,
+            config.as_deref(),
+            name.as_deref(),
+            links.as_deref(),
+            &mut std::io::stdout().lock(),
+        )
+        .and_then(|failed| match failed {
+            0 => Ok(()),
+            n => Err(anyhow::anyhow!("{n} check(s) failed")),
+        }),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if what.starts_with("hook") => fail(&dirs.state, what, &e),
         Err(e) => {
-            eprintln!("linkshim: {e:#}");
+            error!("{e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// How a command is called in the log.
+fn label(command: &Command) -> &'static str {
+    match command {
+        Command::Hook { stage } => match stage {
+            Stage::Precreate => "hook precreate",
+            Stage::Poststart => "hook poststart",
+            Stage::Poststop { .. } => "hook poststop",
+        },
+        Command::Runtime { .. } => "runtime",
+        Command::Ls { .. } => "ls",
+        Command::Doctor { .. } => "doctor",
+        Command::Resource { .. } => "resource",
+    }
+}
+
+fn env_level() -> Option<String> {
+    std::env::var(logging::LEVEL_ENV).ok()
 }
 
 /// Where linkshim keeps its state, from flags, environment and config file.
@@ -93,27 +114,26 @@ struct Dirs {
 }
 
 impl Dirs {
-    fn load(state: Option<&Path>, persist: Option<&Path>) -> anyhow::Result<Dirs> {
-        Ok(Dirs::with_file(settings::File::load()?, state, persist))
-    }
-
-    fn with_file(file: settings::File, state: Option<&Path>, persist: Option<&Path>) -> Dirs {
-        Dirs {
+    /// The directories, and the config file's error when it is broken (the
+    /// directories then come from flags, environment and defaults alone, so
+    /// the error is logged in the state directory the flags name).
+    fn load(state: Option<&Path>, persist: Option<&Path>) -> (Dirs, Option<anyhow::Error>) {
+        let (file, broken) = match settings::File::load() {
+            Ok(f) => (f, None),
+            Err(e) => (settings::File::default(), Some(e)),
+        };
+        let dirs = Dirs {
             state: settings::state_dir(state, &file),
             persist: settings::persist_dir(persist, &file),
             file,
-        }
+        };
+        (dirs, broken)
     }
 }
 
 /// The absolute path of this binary, for the hooks linkshim adds.
 fn self_exe() -> anyhow::Result<PathBuf> {
     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find linkshim's own path: {e}"))
-}
-
-fn fail(state_dir: &Path, what: &str, e: &anyhow::Error) -> ExitCode {
-    diag::failure(state_dir, what, &format!("{e:#}"));
-    ExitCode::FAILURE
 }
 
 /// The runtime wrapper: prepare on create/run, then become the real runtime.
@@ -124,28 +144,34 @@ fn wrapper(
     args: Vec<OsString>,
 ) -> ExitCode {
     let inv = runtime::scan_args(&args);
-    let dirs = match Dirs::load(state_flag.as_deref(), persist_flag.as_deref()) {
-        Ok(d) => d,
+    let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
+    let sub = inv.subcommand.as_deref().unwrap_or("(none)");
+    let level = logging::level(env_level().as_deref(), inv.log_level.as_deref(), inv.debug);
+    logging::init(Setup {
+        engine_log: inv.log.clone().map(|p| {
+            let format = logging::Format::from_flag(inv.log_format.as_deref());
+            (p, format)
+        }),
+        // The engine shows the runtime's stderr as its error: no chatter there.
+        stderr: log::LevelFilter::Warn,
+        ..Setup::for_stage(format!("runtime {sub}"), level, &dirs.state)
+    });
+    let configured = runtime_flag
+        .or_else(|| std::env::var_os(settings::RUNTIME_ENV).map(PathBuf::from))
+        .or_else(|| dirs.file.runtime.clone());
+    if let Some(e) = broken {
         // A broken config file must not keep containers from being stopped
         // or deleted: only create and run need linkshim's settings.
-        Err(e) if !inv.creates() => {
-            eprintln!(
-                "linkshim: {e:#} (ignored for {})",
-                inv.subcommand.as_deref().unwrap_or("this command")
-            );
-            Dirs::with_file(
-                settings::File::default(),
-                state_flag.as_deref(),
-                persist_flag.as_deref(),
-            )
+        let needed = settings::file_needed(state_flag.as_deref(), persist_flag.as_deref())
+            || configured.is_none();
+        if inv.creates() && needed {
+            error!("{e:#}");
+            return ExitCode::FAILURE;
         }
-        Err(e) => return wrapper_fail(&inv, Path::new(linkshim::state_dir::DEFAULT), &e),
-    };
+        warn!("{e:#} (ignored for {sub})");
+    }
     let prepared = (|| {
         let exe = self_exe()?;
-        let configured = runtime_flag
-            .or_else(|| std::env::var_os(settings::RUNTIME_ENV).map(PathBuf::from))
-            .or_else(|| dirs.file.runtime.clone());
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
         runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe)?;
         Ok(real)
@@ -154,13 +180,6 @@ fn wrapper(
         Ok(real) => runtime::exec(&real, &args),
         Err(e) => e,
     };
-    wrapper_fail(&inv, &dirs.state, &err)
-}
-
-/// A wrapper failure reaches the engine (the runtime's log) and the operator.
-fn wrapper_fail(inv: &runtime::Invocation, state_dir: &Path, e: &anyhow::Error) -> ExitCode {
-    let message = format!("{e:#}");
-    runtime::log_for_engine(inv, &message);
-    diag::failure(state_dir, "runtime", &message);
+    error!("{err:#}");
     ExitCode::FAILURE
 }

@@ -11,6 +11,8 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use log::debug;
+
 use crate::links::annotation::{self, Name};
 use crate::links::resolve;
 use crate::modify;
@@ -128,6 +130,11 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
             source,
         })?,
     };
+    let reused = annotations.get(modify::TOKEN) == Some(&token);
+    debug!(
+        "container {container:?}: hosts token {token} ({})",
+        if reused { "reused" } else { "new" }
+    );
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
     let holder = reg.lookup(request.name.as_str()).map_err(reg_err)?;
     if let Some(holder) =
@@ -159,6 +166,10 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     }
     drop(reg);
     let rendered = render::render_links(request.name.as_str(), &resolved);
+    debug!(
+        "container {container:?}: variables {:?}",
+        rendered.env.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
 
     // The one fallible step left comes first; the edits after it cannot fail.
     let hosts_file = if request.links.is_empty() {
@@ -180,6 +191,7 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     }
     config.set_annotation(modify::TOKEN, Some(token.clone()));
     modify::add_hooks(config, ctx.exe, ctx.state_dir, ctx.persist_dir, &token);
+    debug!("container {container:?}: prepared, hosts file {hosts_file:?}");
     Ok(Outcome::Prepared {
         name: request.name,
         links: request.links.len(),

@@ -16,6 +16,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use log::debug;
+
 use crate::links::annotation::parse_links;
 use crate::links::resolve;
 use crate::registry::{Record, Registry};
@@ -45,6 +47,12 @@ pub fn linkers_of(
             continue;
         };
         let lines = current_lines(reg, persist, &linker);
+        debug!(
+            "refresh for {:?}: linker {:?}, hosts file {}",
+            target.name.as_str(),
+            linker.name.as_str(),
+            file.display()
+        );
         // A linker without links has no hosts file: nothing to refresh.
         match rewrite_in_place(&file, &lines) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => errors.push(format!(
@@ -86,11 +94,20 @@ pub fn rewrite_in_place(path: &Path, lines: &[hosts::Line]) -> std::io::Result<(
     (&mut file).take(1 << 20).read_to_string(&mut text)?;
     let new = hosts::render(&text, lines);
     if new == text {
+        debug!("hosts file {}: unchanged", path.display());
         return Ok(());
     }
     file.seek(SeekFrom::Start(0))?;
     file.write_all(new.as_bytes())?;
     file.set_len(new.len() as u64)?;
+    debug!(
+        "hosts file {}: rewritten with {:?}",
+        path.display(),
+        lines
+            .iter()
+            .map(|l| format!("{} {}", l.ip, l.names.join(" ")))
+            .collect::<Vec<_>>()
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
+use log::debug;
 
 use crate::oci::args;
 pub use crate::oci::args::Invocation;
@@ -20,6 +21,10 @@ pub const FALLBACKS: &[&str] = &["runc", "crun"];
 /// the first of `FALLBACKS` on PATH that is not linkshim itself.
 pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<PathBuf> {
     if let Some(p) = configured {
+        debug!(
+            "runtime {}: configured (flag, LINKSHIM_RUNTIME or config file)",
+            p.display()
+        );
         return find(p).ok_or_else(|| {
             anyhow!(
                 "runtime {}: not found (set --runtime or LINKSHIM_RUNTIME to a real runtime)",
@@ -32,6 +37,7 @@ pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<Pat
         .iter()
         .filter_map(|name| find(Path::new(name)))
         .find(|p| std::fs::canonicalize(p).map_or(true, |c| c != me))
+        .inspect(|p| debug!("runtime {}: found on PATH", p.display()))
         .ok_or_else(|| anyhow!("no real runtime: neither runc nor crun is on PATH (set --runtime or LINKSHIM_RUNTIME)"))
 }
 
@@ -71,8 +77,17 @@ pub fn prepare_bundle(
     })?;
     // Most containers are not linkshim's: leave them without parsing JSON.
     if !text.contains(crate::links::annotation::PREFIX) {
+        debug!(
+            "config {}: no linkshim annotation, left alone",
+            path.display()
+        );
         return Ok(());
     }
+    debug!(
+        "config {}: preparing container {:?}",
+        path.display(),
+        inv.id
+    );
     let mut config = Config::parse(&text, &path)?;
     let ctx = Context {
         state_dir,
@@ -83,24 +98,9 @@ pub fn prepare_bundle(
     };
     if let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? {
         config.write_atomic(&path)?;
+        debug!("config {}: rewritten", path.display());
     }
     Ok(())
-}
-
-/// Write an error where the engine reads the runtime's errors: the
-/// runtime's `--log` file, in its `--log-format`.
-pub fn log_for_engine(inv: &Invocation, message: &str) {
-    let Some(log) = &inv.log else { return };
-    let line = if inv.log_format.as_deref() == Some("json") {
-        let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        format!(
-            "{}\n",
-            serde_json::json!({"level": "error", "msg": format!("linkshim: {message}"), "time": time})
-        )
-    } else {
-        format!("linkshim: {message}\n")
-    };
-    let _ = crate::diag::append(log, line.as_bytes());
 }
 
 /// Replace this process with the real runtime, `args` untouched: the same

@@ -47,6 +47,13 @@ impl File {
     }
 }
 
+/// True when a setting the config file could give is given neither by a
+/// flag nor by the environment (the runtime is asked for apart).
+pub fn file_needed(state_flag: Option<&Path>, persist_flag: Option<&Path>) -> bool {
+    (state_flag.is_none() && std::env::var_os(STATE_DIR_ENV).is_none())
+        || (persist_flag.is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none())
+}
+
 /// The state directory: flag, `LINKSHIM_STATE_DIR`, config file, default.
 pub fn state_dir(flag: Option<&Path>, file: &File) -> PathBuf {
     flag.map(Path::to_path_buf)

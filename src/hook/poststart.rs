@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use log::{debug, warn};
 
 use crate::links::annotation;
 use crate::modify;
@@ -28,6 +29,10 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
         .filter(|_| config.netns_path().is_none())
         .is_some_and(|pid| registry::pid_start_time(pid).is_none());
     if exited {
+        debug!(
+            "container {}: exited before poststart, not registered",
+            state.id
+        );
         return Ok(());
     }
     let record = record_of(&state, &config)?;
@@ -37,9 +42,17 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
     let stored = reg
         .register(&record, token.as_deref())
         .with_context(|| format!("container {:?} ({})", record.name.as_str(), state.id))?;
+    debug!(
+        "container {:?} (id {}): registered at {:?}, {} env keys, {} links",
+        stored.name.as_str(),
+        stored.id,
+        stored.addrs,
+        stored.env.len(),
+        stored.links.len()
+    );
     // Its linkers' hosts files follow it; their failure must not stop it.
     for e in crate::refresh::linkers_of(state_dir, Some(persist_dir), &mut reg, &stored) {
-        crate::diag::failure(state_dir, "hook poststart: hosts refresh", &e);
+        warn!("hosts refresh: {e}");
     }
     Ok(())
 }

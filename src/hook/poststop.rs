@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use log::{debug, info};
 
 use crate::oci::state::State;
 use crate::registry::{PENDING_SECS, Registry};
@@ -24,6 +25,14 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
         match opened {
             Ok((mut r, gone)) => {
                 // Its linkers' hosts files lose it.
+                match &gone {
+                    Some(g) => debug!(
+                        "container {:?} (id {}): unregistered",
+                        g.name.as_str(),
+                        g.id
+                    ),
+                    None => debug!("container {}: was not registered", state.id),
+                }
                 if let Some(gone) = gone {
                     errors.extend(crate::refresh::linkers_of(
                         state_dir,
@@ -39,7 +48,11 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
     }
     if let Some(file) = token.and_then(|t| state_dir::hosts_file(state_dir, t)) {
         match std::fs::remove_file(&file) {
-            Ok(()) => {}
+            Ok(()) => debug!(
+                "container {}: hosts file {} removed",
+                state.id,
+                file.display()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => errors.push(format!("container {}: {}: {e}", state.id, file.display())),
         }
@@ -71,8 +84,12 @@ fn sweep_orphans(dir: &Path, reg: &Registry) {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t < old);
-        if stale && matches!(reg.has_token(token), Ok(false)) {
-            let _ = std::fs::remove_file(path);
+        if stale && matches!(reg.has_token(token), Ok(false)) && std::fs::remove_file(&path).is_ok()
+        {
+            info!(
+                "orphan hosts file {} removed (no record holds it)",
+                path.display()
+            );
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct Invocation {
     pub id: Option<String>,
     pub log: Option<PathBuf>,
     pub log_format: Option<String>,
+    /// `--log-level`: the level linkshim logs at too, unless `LINKSHIM_LOG` says otherwise.
+    pub log_level: Option<String>,
+    /// `--debug`: log at debug level.
+    pub debug: bool,
     pub root: Option<PathBuf>,
 }
 
@@ -77,6 +81,10 @@ pub fn scan(args: &[String]) -> Invocation {
             inv.log = v.map(PathBuf::from);
         } else if let Some(v) = value_of(args, &mut i, "--log-format") {
             inv.log_format = v;
+        } else if let Some(v) = value_of(args, &mut i, "--log-level") {
+            inv.log_level = v;
+        } else if a == "--debug" {
+            inv.debug = true;
         } else if let Some(v) = value_of(args, &mut i, "--root") {
             inv.root = v.map(PathBuf::from);
         } else if GLOBAL_WITH_VALUE.contains(&a.as_str()) {
@@ -215,6 +223,7 @@ mod tests {
             "y",
         ]));
         assert_eq!(inv.subcommand.as_deref(), Some("create"));
+        assert_eq!(inv.log_level.as_deref(), Some("debug"));
         assert_eq!(inv.bundle.as_deref(), Some(std::path::Path::new("/b4")));
         assert_eq!(
             inv.config.as_deref(),
@@ -227,6 +236,8 @@ mod tests {
         assert_eq!(inv.log.as_deref(), Some(std::path::Path::new("/l")));
         assert_eq!(inv.log_format.as_deref(), Some("json"));
         assert!(inv.creates());
+        assert!(!inv.debug);
+        assert!(scan(&s(&["--debug", "run", "x"])).debug);
         assert!(!scan(&s(&["start", "x"])).creates());
     }
 }

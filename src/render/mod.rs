@@ -3,6 +3,8 @@
 pub mod env;
 pub mod hosts;
 
+use log::debug;
+
 use crate::links::annotation::Family;
 use crate::links::resolve::{Resolved, Target};
 use crate::links::url::{self, Template};
@@ -25,6 +27,12 @@ pub fn render_links(linker: &str, links: &[Resolved]) -> Rendered {
         let prefix = env::prefix(alias);
         match &link.target {
             Target::Container(rec) | Target::Resource { record: rec, .. } => {
+                debug!(
+                    "{linker:?}: link {alias:?} -> {:?} (id {}) at {:?}",
+                    rec.name.as_str(),
+                    rec.id,
+                    rec.addrs
+                );
                 one_target(&mut out, linker, alias, &prefix, family, rec);
                 out.hosts.extend(hosts::link_lines(
                     alias,
@@ -37,6 +45,12 @@ pub fn render_links(linker: &str, links: &[Resolved]) -> Rendered {
                 let mut urls = Vec::new();
                 for rec in replicas {
                     let index = rec.index.unwrap_or(0);
+                    debug!(
+                        "{linker:?}: link {alias:?} -> replica {index} {:?} (id {}) at {:?}",
+                        rec.name.as_str(),
+                        rec.id,
+                        rec.addrs
+                    );
                     let replica_alias = format!("{alias}-{index}");
                     let replica_prefix = format!("{prefix}_{index}");
                     if family == Family::Docker {

@@ -1,0 +1,586 @@
+//! One logging path per process: the `log` facade, set up once in `main`,
+//! with the sinks that process has.
+//!
+//! A hook's stdout and stderr are shown by engines only on failure (podman
+//! throws a precreate hook's stderr away), so what linkshim decides must
+//! also land where an operator can read it later:
+//!
+//! | sink                          | hooks | wrapper | other commands |
+//! |-------------------------------|-------|---------|----------------|
+//! | `<state dir>/linkshim.log`    | yes   | yes     | no             |
+//! | journald (when it runs)       | yes   | yes     | no             |
+//! | the runtime's `--log` file    |       | yes     |                |
+//! | stderr                        | warnings and errors (more with a lower level) |||
+//!
+//! The level comes from `LINKSHIM_LOG` (`off`, `error`, `warn`, `info`,
+//! `debug`, `trace`), else from the runtime's `--log-level` or `--debug`
+//! (wrapper mode), else `info`. Errors are recorded whatever the level.
+//! Nothing here ever writes to stdout: precreate prints only JSON there.
+//!
+//! Every message is cleaned before any sink sees it: a quoted string
+//! longer than [`QUOTE_CAP`] is cut with a marker, the whole message is
+//! capped at [`MESSAGE_CAP`], and the password of any URL is masked. Env
+//! values are never logged by linkshim (only their keys).
+//!
+//! Files are opened with `O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC` and used only
+//! when they are regular files: a FIFO or a device named as a log never
+//! blocks a start. `linkshim.log` is created 0600 and tightened to 0600.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// The environment variable that sets the level.
+pub const LEVEL_ENV: &str = "LINKSHIM_LOG";
+/// The level when neither `LINKSHIM_LOG` nor the runtime names one.
+pub const DEFAULT_LEVEL: LevelFilter = LevelFilter::Info;
+/// The longest quoted string kept whole in a message, in bytes.
+pub const QUOTE_CAP: usize = 256;
+/// The longest message kept whole, in bytes.
+pub const MESSAGE_CAP: usize = 4096;
+
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// The operator's log file in a state directory.
+pub fn log_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("linkshim.log")
+}
+
+/// The format of a runtime's `--log` file, as runc writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// logrus' text: `time="..." level=error msg="..."`.
+    Text,
+    /// logrus' JSON: `{"level":"error","msg":"...","time":"..."}`.
+    Json,
+}
+
+impl Format {
+    /// The format a `--log-format` value names (runc's default is text).
+    pub fn from_flag(value: Option<&str>) -> Format {
+        match value {
+            Some("json") => Format::Json,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// What one process logs, and where.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// What this process is (`hook precreate`, `runtime create`, `ls`).
+    pub what: String,
+    /// The level of the files and journald (errors always pass).
+    pub level: LevelFilter,
+    /// The state directory whose `linkshim.log` gets the records.
+    pub state_dir: Option<PathBuf>,
+    /// The runtime's `--log` file and its format (wrapper mode).
+    pub engine_log: Option<(PathBuf, Format)>,
+    /// Send the records to journald when it runs.
+    pub journal: bool,
+    /// The level of stderr (errors always pass).
+    pub stderr: LevelFilter,
+}
+
+impl Setup {
+    /// A hook or the wrapper: every sink, stderr for warnings and errors
+    /// (and more when the level asks for more).
+    pub fn for_stage(what: impl Into<String>, level: LevelFilter, state_dir: &Path) -> Setup {
+        Setup {
+            what: what.into(),
+            level,
+            state_dir: Some(state_dir.to_path_buf()),
+            engine_log: None,
+            journal: true,
+            stderr: level.max(LevelFilter::Warn),
+        }
+    }
+
+    /// An interactive command: stderr only.
+    pub fn for_command(what: impl Into<String>, level: LevelFilter) -> Setup {
+        Setup {
+            what: what.into(),
+            level,
+            state_dir: None,
+            engine_log: None,
+            journal: false,
+            stderr: level.max(LevelFilter::Warn),
+        }
+    }
+}
+
+/// The level: `LINKSHIM_LOG` when it names one, else the runtime's
+/// `--log-level` (runc's names: debug, info, warn(ing), error, fatal,
+/// panic), else `--debug`, else [`DEFAULT_LEVEL`].
+pub fn level(env: Option<&str>, runtime_level: Option<&str>, runtime_debug: bool) -> LevelFilter {
+    let parse = |s: &str| -> Option<LevelFilter> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(LevelFilter::Off),
+            "error" | "fatal" | "panic" => Some(LevelFilter::Error),
+            "warn" | "warning" => Some(LevelFilter::Warn),
+            "info" => Some(LevelFilter::Info),
+            "debug" => Some(LevelFilter::Debug),
+            "trace" => Some(LevelFilter::Trace),
+            _ => None,
+        }
+    };
+    env.and_then(parse)
+        .or_else(|| runtime_level.and_then(parse))
+        .or_else(|| runtime_debug.then_some(LevelFilter::Debug))
+        .unwrap_or(DEFAULT_LEVEL)
+}
+
+/// Set up the `log` facade for this process. The first call wins; a
+/// later one is ignored (tests call this more than once).
+pub fn init(setup: Setup) {
+    let level = setup.level.max(LevelFilter::Error);
+    let stderr = setup.stderr.max(LevelFilter::Error);
+    let max = level.max(stderr);
+    let logger = Logger {
+        setup: Setup {
+            level,
+            stderr,
+            ..setup
+        },
+        file: OnceLock::new(),
+        engine: OnceLock::new(),
+        journal: OnceLock::new(),
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+struct Logger {
+    setup: Setup,
+    file: OnceLock<Option<File>>,
+    engine: OnceLock<Option<File>>,
+    journal: OnceLock<Option<systemd_journal_logger::JournalLog>>,
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.setup.level || metadata.level() <= self.setup.stderr
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let level = record.level();
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let msg = clean(&record.args().to_string());
+        let now = SystemTime::now();
+        if level <= self.setup.stderr {
+            // Best effort: a closed stderr must not hide the other sinks.
+            let _ = std::io::stderr().write_all(stderr_line(level, &msg).as_bytes());
+        }
+        if level > self.setup.level {
+            return;
+        }
+        if let Some(dir) = &self.setup.state_dir {
+            let file = self.file.get_or_init(|| {
+                crate::state_dir::ensure(dir).ok()?;
+                open_append(&log_file(dir), true).ok()
+            });
+            if let Some(f) = file {
+                let _ = write_line(f, &file_line(now, &self.setup.what, level, &msg));
+            }
+        }
+        if let Some((path, format)) = &self.setup.engine_log {
+            let file = self.engine.get_or_init(|| open_append(path, false).ok());
+            if let Some(f) = file {
+                let line = engine_line(*format, now, level, &format!("linkshim: {msg}"));
+                let _ = write_line(f, &line);
+            }
+        }
+        if self.setup.journal {
+            let journal = self.journal.get_or_init(|| {
+                Path::new(JOURNAL_SOCKET).exists().then_some(())?;
+                let j = systemd_journal_logger::JournalLog::new().ok()?;
+                Some(
+                    j.with_syslog_identifier("linkshim".to_string())
+                        .add_extra_field("LINKSHIM_STAGE", &self.setup.what),
+                )
+            });
+            if let Some(j) = journal {
+                let _ = j.journal_send(
+                    &Record::builder()
+                        .level(level)
+                        .target(record.target())
+                        .args(format_args!("{}: {msg}", self.setup.what))
+                        .build(),
+                );
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Open `path` to append, never through a symlink and never blocking;
+/// refuse anything but a regular file. Created 0600; with `tighten`, a
+/// looser mode of a file of ours is brought back to 0600.
+pub fn open_append(path: &Path, tighten: bool) -> std::io::Result<File> {
+    let f = File::options()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    if tighten && meta.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+/// One bounded write of a whole line: a file that will not take it now
+/// (`EAGAIN`) loses the line rather than stalling the process.
+fn write_line(mut f: &File, line: &str) -> std::io::Result<()> {
+    let bytes = line.as_bytes();
+    let n = f.write(bytes)?;
+    if n < bytes.len() {
+        // A short append on a regular file: finish it, or give up.
+        f.write_all(&bytes[n..])?;
+    }
+    Ok(())
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+        Level::Trace => "trace",
+    }
+}
+
+fn stderr_line(level: Level, msg: &str) -> String {
+    match level {
+        Level::Error => format!("linkshim: {msg}\n"),
+        other => format!("linkshim: {}: {msg}\n", level_name(other)),
+    }
+}
+
+/// A line of `linkshim.log`: `<time> linkshim[<pid>] <LEVEL> <what>: <msg>`.
+pub fn file_line(now: SystemTime, what: &str, level: Level, msg: &str) -> String {
+    format!(
+        "{} linkshim[{}] {} {what}: {msg}\n",
+        humantime::format_rfc3339_millis(now),
+        std::process::id(),
+        level.as_str()
+    )
+}
+
+/// A line of a runtime's `--log` file, as runc (logrus) writes it.
+pub fn engine_line(format: Format, now: SystemTime, level: Level, msg: &str) -> String {
+    let time = humantime::format_rfc3339_seconds(now).to_string();
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
+        ),
+        Format::Text => format!(
+            "time={} level={} msg={}\n",
+            go_quote(&time),
+            level_name(level),
+            go_quote(msg)
+        ),
+    }
+}
+
+/// A string quoted as Go's `%q` does (what logrus' text format uses).
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A message as every sink gets it: URL passwords masked, long quoted
+/// strings cut, the whole capped, on one line.
+pub fn clean(msg: &str) -> String {
+    let masked = mask_passwords(msg);
+    let mut out = cap_quotes(&masked, QUOTE_CAP);
+    if out.len() > MESSAGE_CAP {
+        let cut = floor_boundary(&out, MESSAGE_CAP);
+        let more = out.len() - cut;
+        out.truncate(cut);
+        out.push_str(&format!("...[{more} more bytes]"));
+    }
+    out.replace(['\n', '\r'], " ")
+}
+
+fn floor_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Cut every `"..."` (as `{:?}` writes it) longer than `cap` bytes, with
+/// a marker saying how much was cut; the closing quote stays.
+fn cap_quotes(msg: &str, cap: usize) -> String {
+    let mut out = String::with_capacity(msg.len().min(MESSAGE_CAP + 64));
+    let mut rest = msg;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let body = &rest[open + 1..];
+        // The closing quote is the first one not escaped by a backslash.
+        let mut close = None;
+        let mut escaped = false;
+        for (i, b) in body.bytes().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    close = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = close.unwrap_or(body.len());
+        let inner = &body[..end];
+        if inner.len() > cap {
+            let cut = floor_boundary(inner, cap);
+            out.push_str(&inner[..cut]);
+            out.push_str(&format!("...[{} more bytes]", inner.len() - cut));
+        } else {
+            out.push_str(inner);
+        }
+        match close {
+            Some(i) => {
+                out.push('"');
+                rest = &body[i + 1..];
+            }
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Replace the password of every `scheme://user:password@host` with `***`.
+pub fn mask_passwords(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at a path, query, fragment, space or quote.
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '\\') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                let userinfo = &authority[..userinfo_end];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..=colon]);
+                        out.push_str("***");
+                        out.push_str(&authority[userinfo_end..]);
+                    }
+                    None => out.push_str(authority),
+                }
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn engine_lines_are_shaped_as_runc_writes_them() {
+        let json = engine_line(Format::Json, at(), Level::Error, "linkshim: no \"db\"");
+        assert_eq!(
+            json,
+            "{\"level\":\"error\",\"msg\":\"linkshim: no \\\"db\\\"\",\"time\":\"2023-11-14T22:13:20Z\"}\n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["msg"], "linkshim: no \"db\"");
+        let text = engine_line(Format::Text, at(), Level::Warn, "a \"b\"\tc\\d\u{1}");
+        assert_eq!(
+            text,
+            "time=\"2023-11-14T22:13:20Z\" level=warning msg=\"a \\\"b\\\"\\tc\\\\d\\x01\"\n"
+        );
+        assert_eq!(Format::from_flag(Some("json")), Format::Json);
+        assert_eq!(Format::from_flag(Some("text")), Format::Text);
+        assert_eq!(Format::from_flag(None), Format::Text);
+    }
+
+    #[test]
+    fn file_lines_carry_time_pid_level_and_stage() {
+        let line = file_line(at(), "hook precreate", Level::Debug, "link db");
+        assert_eq!(
+            line,
+            format!(
+                "2023-11-14T22:13:20.000Z linkshim[{}] DEBUG hook precreate: link db\n",
+                std::process::id()
+            )
+        );
+    }
+
+    #[test]
+    fn levels_come_from_the_environment_then_the_runtime() {
+        let cases = [
+            (
+                "env wins",
+                Some("debug"),
+                Some("error"),
+                false,
+                LevelFilter::Debug,
+            ),
+            (
+                "env is case-blind",
+                Some("WARN"),
+                None,
+                false,
+                LevelFilter::Warn,
+            ),
+            (
+                "a bad env value falls through",
+                Some("loud"),
+                Some("warning"),
+                false,
+                LevelFilter::Warn,
+            ),
+            (
+                "runc's fatal is an error",
+                None,
+                Some("fatal"),
+                false,
+                LevelFilter::Error,
+            ),
+            ("runc's --debug", None, None, true, LevelFilter::Debug),
+            ("default", None, None, false, DEFAULT_LEVEL),
+            ("off", Some("off"), None, false, LevelFilter::Off),
+        ];
+        for (desc, env, runtime, debug, want) in cases {
+            assert_eq!(level(env, runtime, debug), want, "{desc}");
+        }
+    }
+
+    #[test]
+    fn long_quoted_input_is_cut_with_a_marker() {
+        let long = "x".repeat(10_000);
+        let msg = format!("annotation io.linkshim.links: {long:?} is not a valid link: why");
+        let got = clean(&msg);
+        let want = format!(
+            "annotation io.linkshim.links: \"{}...[{} more bytes]\" is not a valid link: why",
+            "x".repeat(QUOTE_CAP),
+            10_000 - QUOTE_CAP
+        );
+        assert_eq!(got, want);
+        // Short quotes, and escaped quotes inside them, are kept as they are.
+        let msg = format!("link {:?} and {:?}", "a\"b", "c");
+        assert_eq!(clean(&msg), msg);
+        // A multibyte character is never split.
+        let msg = format!("{:?}", "é".repeat(QUOTE_CAP));
+        assert!(clean(&msg).contains("more bytes]"));
+        // Unquoted input is capped as a whole.
+        let got = clean(&"y".repeat(MESSAGE_CAP * 2));
+        assert!(got.len() < MESSAGE_CAP + 32, "{}", got.len());
+        assert!(got.ends_with(&format!("...[{MESSAGE_CAP} more bytes]")));
+        // One line, always.
+        assert_eq!(clean("a\nb\r\nc"), "a b  c");
+    }
+
+    #[test]
+    fn url_passwords_are_masked() {
+        let cases = [
+            (
+                "url \"postgres://app:s3cret@db:5432/x\" is bad",
+                "url \"postgres://app:***@db:5432/x\" is bad",
+            ),
+            ("redis://:pw@cache", "redis://:***@cache"),
+            ("http://user@h/p", "http://user@h/p"),
+            ("http://h:80/p?u=a:b@c", "http://h:80/p?u=a:b@c"),
+            ("a://u:p@h b://v:q@i", "a://u:***@h b://v:***@i"),
+            ("mysql://u:p:q@x@h/", "mysql://u:***@h/"),
+            ("no url here", "no url here"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(mask_passwords(input), want, "{input}");
+            assert_eq!(clean(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // No reader: ENXIO at once. (With a reader it opens, and is refused.)
+        assert!(open_append(&fifo, false).is_err());
+        let _reader = File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let err = open_append(&fifo, false).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(
+            open_append(&link, false).is_err(),
+            "a symlink is not followed"
+        );
+    }
+
+    #[test]
+    fn the_log_file_is_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_file(dir.path());
+        open_append(&path, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        open_append(&path, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
