@@ -135,9 +135,30 @@ pub fn level(env: Option<&str>, runtime_level: Option<&str>, runtime_debug: bool
         .unwrap_or(DEFAULT_LEVEL)
 }
 
+/// The level this process was asked for, when not the default.
+static ASKED: OnceLock<LevelFilter> = OnceLock::new();
+
+/// The level the hooks linkshim adds should log at (their `env` is
+/// explicit, so `LINKSHIM_LOG` reaches them only this way): the level this
+/// process was asked for, when it is not the default.
+pub fn for_hooks() -> Option<&'static str> {
+    ASKED
+        .get()
+        .filter(|l| **l != DEFAULT_LEVEL)
+        .map(|l| match l {
+            LevelFilter::Off => "off",
+            LevelFilter::Error => "error",
+            LevelFilter::Warn => "warn",
+            LevelFilter::Info => "info",
+            LevelFilter::Debug => "debug",
+            LevelFilter::Trace => "trace",
+        })
+}
+
 /// Set up the `log` facade for this process. The first call wins; a
 /// later one is ignored (tests call this more than once).
 pub fn init(setup: Setup) {
+    let asked = setup.level;
     let level = setup.level.max(LevelFilter::Error);
     let stderr = setup.stderr.max(LevelFilter::Error);
     let max = level.max(stderr);
@@ -153,6 +174,7 @@ pub fn init(setup: Setup) {
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max);
+        let _ = ASKED.set(asked);
     }
 }
 

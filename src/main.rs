@@ -26,6 +26,9 @@ fn main() -> ExitCode {
     if let Command::Runtime { runtime, args } = cli.command {
         return wrapper(state_flag, persist_flag, runtime, args);
     }
+    // What linkshim creates is its own (registry, lock, log): 0600. The
+    // hosts files a container must read are given their mode explicitly.
+    private_umask();
     let what = label(&cli.command);
     let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
     let level = logging::level(env_level().as_deref(), None, false);
@@ -131,6 +134,12 @@ impl Dirs {
     }
 }
 
+/// Files this process creates are readable by their owner alone; the mask
+/// it replaces is returned.
+fn private_umask() -> nix::sys::stat::Mode {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077))
+}
+
 /// The absolute path of this binary, for the hooks linkshim adds.
 fn self_exe() -> anyhow::Result<PathBuf> {
     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find linkshim's own path: {e}"))
@@ -143,6 +152,7 @@ fn wrapper(
     runtime_flag: Option<PathBuf>,
     args: Vec<OsString>,
 ) -> ExitCode {
+    let old_umask = private_umask();
     let inv = runtime::scan_args(&args);
     let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
     let sub = inv.subcommand.as_deref().unwrap_or("(none)");
@@ -177,7 +187,11 @@ fn wrapper(
         Ok(real)
     })();
     let err = match prepared {
-        Ok(real) => runtime::exec(&real, &args),
+        Ok(real) => {
+            // The runtime gets the engine's umask back.
+            nix::sys::stat::umask(old_umask);
+            runtime::exec(&real, &args)
+        }
         Err(e) => e,
     };
     error!("{err:#}");

@@ -143,7 +143,11 @@ pub fn add_hooks(
         // No "timeout": crun 1.8 then waits for the hook with sigtimedwait
         // and can miss its exit when the container's process exits at the
         // same moment (a 30 s hang); without one it uses waitpid.
-        json!({ "path": exe, "args": args, "env": [HOOK_PATH] })
+        let mut env = vec![HOOK_PATH.to_string()];
+        env.extend(
+            crate::logging::for_hooks().map(|l| format!("{}={l}", crate::logging::LEVEL_ENV)),
+        );
+        json!({ "path": exe, "args": args, "env": env })
     };
     for stage in ["poststart", "poststop"] {
         let h = hook(stage);

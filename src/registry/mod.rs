@@ -11,7 +11,7 @@
 //! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
 //! registry.lock      writers take an flock on it, then a transaction
 //! hosts/<token>      a linker's hosts file, bind-mounted over its /etc/hosts
-//! linkshim.log       one line per failure, for the operator
+//! linkshim.log       the operator's log: failures, and more at a lower LINKSHIM_LOG
 //! ```
 //!
 //! Every change is one SQLite transaction, so any number of hook processes
