@@ -162,8 +162,11 @@ pub fn init(setup: Setup) {
     let level = setup.level.max(LevelFilter::Error);
     let stderr = setup.stderr.max(LevelFilter::Error);
     let max = level.max(stderr);
+    // The label may come from a runtime's argv: one short line, like a message.
+    let what: String = clean(&setup.what).chars().take(64).collect();
     let logger = Logger {
         setup: Setup {
+            what,
             level,
             stderr,
             ..setup
