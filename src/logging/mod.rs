@@ -33,41 +33,26 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::{LevelFilter, Log, Metadata, Record};
+
+mod line;
+mod redact;
+
+pub use line::{Format, engine_line, file_line};
+pub use redact::{MESSAGE_CAP, QUOTE_CAP, clean, mask_passwords};
+
+use line::stderr_line;
 
 /// The environment variable that sets the level.
 pub const LEVEL_ENV: &str = "LINKSHIM_LOG";
 /// The level when neither `LINKSHIM_LOG` nor the runtime names one.
 pub const DEFAULT_LEVEL: LevelFilter = LevelFilter::Info;
-/// The longest quoted string kept whole in a message, in bytes.
-pub const QUOTE_CAP: usize = 256;
-/// The longest message kept whole, in bytes.
-pub const MESSAGE_CAP: usize = 4096;
 
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// The operator's log file in a state directory.
 pub fn log_file(state_dir: &Path) -> PathBuf {
     state_dir.join("linkshim.log")
-}
-
-/// The format of a runtime's `--log` file, as runc writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// logrus' text: `time="..." level=error msg="..."`.
-    Text,
-    /// logrus' JSON: `{"level":"error","msg":"...","time":"..."}`.
-    Json,
-}
-
-impl Format {
-    /// The format a `--log-format` value names (runc's default is text).
-    pub fn from_flag(value: Option<&str>) -> Format {
-        match value {
-            Some("json") => Format::Json,
-            _ => Format::Text,
-        }
-    }
 }
 
 /// What one process logs, and where.
@@ -282,206 +267,9 @@ fn write_line(mut f: &File, line: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Error => "error",
-        Level::Warn => "warning",
-        Level::Info => "info",
-        Level::Debug => "debug",
-        Level::Trace => "trace",
-    }
-}
-
-fn stderr_line(level: Level, msg: &str) -> String {
-    match level {
-        Level::Error => format!("linkshim: {msg}\n"),
-        other => format!("linkshim: {}: {msg}\n", level_name(other)),
-    }
-}
-
-/// A line of `linkshim.log`: `<time> linkshim[<pid>] <LEVEL> <what>: <msg>`.
-pub fn file_line(now: SystemTime, what: &str, level: Level, msg: &str) -> String {
-    format!(
-        "{} linkshim[{}] {} {what}: {msg}\n",
-        humantime::format_rfc3339_millis(now),
-        std::process::id(),
-        level.as_str()
-    )
-}
-
-/// A line of a runtime's `--log` file, as runc (logrus) writes it.
-pub fn engine_line(format: Format, now: SystemTime, level: Level, msg: &str) -> String {
-    let time = humantime::format_rfc3339_seconds(now).to_string();
-    match format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
-        ),
-        Format::Text => format!(
-            "time={} level={} msg={}\n",
-            go_quote(&time),
-            level_name(level),
-            go_quote(msg)
-        ),
-    }
-}
-
-/// A string quoted as Go's `%q` does (what logrus' text format uses).
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A message as every sink gets it: URL passwords masked, long quoted
-/// strings cut, the whole capped, on one line.
-pub fn clean(msg: &str) -> String {
-    let masked = mask_passwords(msg);
-    let mut out = cap_quotes(&masked, QUOTE_CAP);
-    if out.len() > MESSAGE_CAP {
-        let cut = floor_boundary(&out, MESSAGE_CAP);
-        let more = out.len() - cut;
-        out.truncate(cut);
-        out.push_str(&format!("...[{more} more bytes]"));
-    }
-    out.replace(['\n', '\r'], " ")
-}
-
-fn floor_boundary(s: &str, mut at: usize) -> usize {
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-/// Cut every `"..."` (as `{:?}` writes it) longer than `cap` bytes, with
-/// a marker saying how much was cut; the closing quote stays.
-fn cap_quotes(msg: &str, cap: usize) -> String {
-    let mut out = String::with_capacity(msg.len().min(MESSAGE_CAP + 64));
-    let mut rest = msg;
-    while let Some(open) = rest.find('"') {
-        out.push_str(&rest[..=open]);
-        let body = &rest[open + 1..];
-        // The closing quote is the first one not escaped by a backslash.
-        let mut close = None;
-        let mut escaped = false;
-        for (i, b) in body.bytes().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => {
-                    close = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let end = close.unwrap_or(body.len());
-        let inner = &body[..end];
-        if inner.len() > cap {
-            let cut = floor_boundary(inner, cap);
-            out.push_str(&inner[..cut]);
-            out.push_str(&format!("...[{} more bytes]", inner.len() - cut));
-        } else {
-            out.push_str(inner);
-        }
-        match close {
-            Some(i) => {
-                out.push('"');
-                rest = &body[i + 1..];
-            }
-            None => return out,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Replace the password of every `scheme://user:password@host` with `***`.
-pub fn mask_passwords(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        // The authority ends at a path, query, fragment, space or quote.
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '\\') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(userinfo_end) => {
-                let userinfo = &authority[..userinfo_end];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..=colon]);
-                        out.push_str("***");
-                        out.push_str(&authority[userinfo_end..]);
-                    }
-                    None => out.push_str(authority),
-                }
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    fn at() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-    }
-
-    #[test]
-    fn engine_lines_are_shaped_as_runc_writes_them() {
-        let json = engine_line(Format::Json, at(), Level::Error, "linkshim: no \"db\"");
-        assert_eq!(
-            json,
-            "{\"level\":\"error\",\"msg\":\"linkshim: no \\\"db\\\"\",\"time\":\"2023-11-14T22:13:20Z\"}\n"
-        );
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(v["msg"], "linkshim: no \"db\"");
-        let text = engine_line(Format::Text, at(), Level::Warn, "a \"b\"\tc\\d\u{1}");
-        assert_eq!(
-            text,
-            "time=\"2023-11-14T22:13:20Z\" level=warning msg=\"a \\\"b\\\"\\tc\\\\d\\x01\"\n"
-        );
-        assert_eq!(Format::from_flag(Some("json")), Format::Json);
-        assert_eq!(Format::from_flag(Some("text")), Format::Text);
-        assert_eq!(Format::from_flag(None), Format::Text);
-    }
-
-    #[test]
-    fn file_lines_carry_time_pid_level_and_stage() {
-        let line = file_line(at(), "hook precreate", Level::Debug, "link db");
-        assert_eq!(
-            line,
-            format!(
-                "2023-11-14T22:13:20.000Z linkshim[{}] DEBUG hook precreate: link db\n",
-                std::process::id()
-            )
-        );
-    }
 
     #[test]
     fn levels_come_from_the_environment_then_the_runtime() {
@@ -520,51 +308,6 @@ mod tests {
         ];
         for (desc, env, runtime, debug, want) in cases {
             assert_eq!(level(env, runtime, debug), want, "{desc}");
-        }
-    }
-
-    #[test]
-    fn long_quoted_input_is_cut_with_a_marker() {
-        let long = "x".repeat(10_000);
-        let msg = format!("annotation io.linkshim.links: {long:?} is not a valid link: why");
-        let got = clean(&msg);
-        let want = format!(
-            "annotation io.linkshim.links: \"{}...[{} more bytes]\" is not a valid link: why",
-            "x".repeat(QUOTE_CAP),
-            10_000 - QUOTE_CAP
-        );
-        assert_eq!(got, want);
-        // Short quotes, and escaped quotes inside them, are kept as they are.
-        let msg = format!("link {:?} and {:?}", "a\"b", "c");
-        assert_eq!(clean(&msg), msg);
-        // A multibyte character is never split.
-        let msg = format!("{:?}", "é".repeat(QUOTE_CAP));
-        assert!(clean(&msg).contains("more bytes]"));
-        // Unquoted input is capped as a whole.
-        let got = clean(&"y".repeat(MESSAGE_CAP * 2));
-        assert!(got.len() < MESSAGE_CAP + 32, "{}", got.len());
-        assert!(got.ends_with(&format!("...[{MESSAGE_CAP} more bytes]")));
-        // One line, always.
-        assert_eq!(clean("a\nb\r\nc"), "a b  c");
-    }
-
-    #[test]
-    fn url_passwords_are_masked() {
-        let cases = [
-            (
-                "url \"postgres://app:s3cret@db:5432/x\" is bad",
-                "url \"postgres://app:***@db:5432/x\" is bad",
-            ),
-            ("redis://:pw@cache", "redis://:***@cache"),
-            ("http://user@h/p", "http://user@h/p"),
-            ("http://h:80/p?u=a:b@c", "http://h:80/p?u=a:b@c"),
-            ("a://u:p@h b://v:q@i", "a://u:***@h b://v:***@i"),
-            ("mysql://u:p:q@x@h/", "mysql://u:***@h/"),
-            ("no url here", "no url here"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(mask_passwords(input), want, "{input}");
-            assert_eq!(clean(input), want, "{input}");
         }
     }
 
