@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use linkshim::links::annotation::{self, LinkRequest, Name, Port, Proto};
-use linkshim::links::resolve::{Resolved, Target};
+use linkshim::links::resolve::{self, Resolved, Target};
 use linkshim::registry::Record;
-use linkshim::render::{self, env, hosts};
+use linkshim::render::{env, hosts};
 
 const LINKS: &str = "db redis:cache api";
 const EXPOSE: &str = "80 443/tcp 8000-8009 53/udp";
@@ -34,7 +34,7 @@ fn annotations() -> BTreeMap<String, String> {
 
 fn record(name: &str, n: u8, ports: Vec<Port>, env: &[(&str, &str)]) -> Record {
     Record {
-        id: format!("{n:02x}{}", "5e".repeat(31)),
+        id: format!("{n:02x}{}", "5e".repeat(31)).into(),
         name: Name::parse("name", name).unwrap(),
         service: None,
         index: None,
@@ -134,9 +134,9 @@ fn rendering(c: &mut Criterion) {
         })
     });
     g.bench_function("render_links (3 links)", |b| {
-        b.iter(|| render::render_links(black_box("web"), black_box(&links)))
+        b.iter(|| resolve::render(black_box("web"), black_box(&links)))
     });
-    let lines = render::render_links("web", &links).hosts;
+    let lines = resolve::render("web", &links).hosts;
     let base = "127.0.0.1\tlocalhost\n::1\tlocalhost\n10.88.0.1\thost.containers.internal\n10.88.0.49\t8edbb8b43fe6 web\n";
     let rendered_once = hosts::render(base, &lines);
     g.bench_function("hosts::render (6 lines, fresh base)", |b| {

@@ -47,7 +47,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use linkshim::links::annotation::{Name, Port, Proto};
+use linkshim::links::annotation::{LinkRequest, Name, Port, Proto};
 use linkshim::registry::{self, Record, Registry};
 use serde_json::{Value, json};
 
@@ -425,7 +425,7 @@ impl Live {
             id: {
                 // Looks like an engine's id: 64 hex digits, distinct in the first 12.
                 let h = (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                format!("{h:016x}{:048x}", n)
+                format!("{h:016x}{:048x}", n).into()
             },
             name: Name::parse("name", name).expect("a valid name"),
             service: None,
@@ -1351,7 +1351,7 @@ fn bench_refresh(opts: &Opts, report: &mut Report) {
             let mut reg = Registry::open(&state).expect("open the registry");
             for i in 0..linkers {
                 let mut rec = live.record(10 + i, &format!("app-{i}"), &[], &[]);
-                rec.links = vec!["db".into()];
+                rec.links = vec![LinkRequest::parse("db").expect("a link")];
                 let token = format!("{:032x}", i + 1);
                 reg.register(&rec, Some(&token)).expect("register a linker");
                 let file = linkshim::state_dir::hosts_file(&state, &token).expect("a token");

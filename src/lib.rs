@@ -9,6 +9,7 @@ pub mod commands;
 pub mod hook;
 pub mod links;
 pub mod logging;
+pub mod model;
 pub mod modify;
 pub mod netns;
 pub mod oci;

@@ -17,8 +17,8 @@ use crate::links::annotation::{self, Name};
 use crate::links::resolve;
 use crate::modify;
 use crate::oci::config::{self, Config};
-use crate::registry::{self, Record, Registry};
-use crate::render::{self, hosts};
+use crate::registry::{self, Registry};
+use crate::render::hosts;
 use crate::state_dir;
 
 /// Where a container is being prepared.
@@ -136,21 +136,8 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         if reused { "reused" } else { "new" }
     );
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
-    let holder = reg.lookup(request.name.as_str()).map_err(reg_err)?;
-    if let Some(holder) =
-        holder.filter(|h| Some(h.id.as_str()) != ctx.id && h.id != Record::pending_id(&token))
-    {
-        return Err(reg_err(if holder.is_pending() {
-            registry::Error::NameReserved {
-                name: container.clone(),
-            }
-        } else {
-            registry::Error::NameInUse {
-                name: container.clone(),
-                id: holder.id,
-            }
-        }));
-    }
+    reg.check_name(&request.name, ctx.id, &token)
+        .map_err(reg_err)?;
     let resolved = resolve::resolve(&mut reg, &request.name, &request.links, ctx.persist_dir)
         .map_err(|source| Error::Link {
             container: container.clone(),
@@ -165,7 +152,7 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
     }
     drop(reg);
-    let rendered = render::render_links(request.name.as_str(), &resolved);
+    let rendered = resolve::render(request.name.as_str(), &resolved);
     debug!(
         "container {container:?}: variables {:?}",
         rendered.env.iter().map(|(k, _)| k).collect::<Vec<_>>()

@@ -18,10 +18,9 @@ use std::path::Path;
 
 use log::debug;
 
-use crate::links::annotation::parse_links;
 use crate::links::resolve;
 use crate::registry::{Record, Registry};
-use crate::render::{self, hosts};
+use crate::render::hosts;
 use crate::state_dir;
 
 /// Render again the hosts files of every linker of `target`. Best effort:
@@ -69,15 +68,10 @@ pub fn linkers_of(
 /// The hosts lines of `linker`'s links as they resolve now; a link whose
 /// target is gone gives none.
 fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
-    let Ok(links) = parse_links(&linker.links.join(" ")) else {
-        return Vec::new();
-    };
-    let resolved: Vec<_> = links
-        .iter()
-        .filter_map(|l| resolve::resolve(reg, &linker.name, std::slice::from_ref(l), persist).ok())
-        .flatten()
-        .collect();
-    render::render_links(linker.name.as_str(), &resolved).hosts
+    let resolved: Vec<_> = resolve::resolve_each(reg, &linker.name, &linker.links, persist)
+        .map(|each| each.into_iter().filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    resolve::render(linker.name.as_str(), &resolved).hosts
 }
 
 /// Replace linkshim's block of the hosts file at `path`, keeping its inode.

@@ -100,11 +100,7 @@ fn check_target(
             line(
                 out,
                 "PASS",
-                format!(
-                    "{what}: running container {} ({})",
-                    r.name,
-                    crate::render::hosts::short_id(&r.id)
-                ),
+                format!("{what}: running container {} ({})", r.name, r.id.short()),
             )?;
             vec![r]
         }
@@ -132,7 +128,7 @@ fn check_target(
         let who = if r.id.is_empty() {
             r.name.to_string()
         } else {
-            format!("{} ({})", r.name, crate::render::hosts::short_id(&r.id))
+            format!("{} ({})", r.name, r.id.short())
         };
         match r.primary_ip() {
             Some(ip) => line(out, "PASS", format!("{what}: {who} has address {ip}"))?,
@@ -148,7 +144,7 @@ fn check_target(
                 "WARN",
                 format!(
                     "{what}: {who} exposes no ports: only {p}_NAME and {p}_ENV_* are set (add io.linkshim.expose)",
-                    p = crate::render::env::prefix(req.alias.as_str())
+                    p = crate::model::prefix(req.alias.as_str())
                 ),
             )?;
         } else {
@@ -165,7 +161,7 @@ fn check_target(
                 "WARN",
                 format!(
                     "{what}: {who} declares no io.linkshim.url and no port: {}_URL is bare",
-                    crate::render::env::prefix(req.alias.as_str())
+                    crate::model::prefix(req.alias.as_str())
                 ),
             )?;
         }

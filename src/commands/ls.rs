@@ -4,16 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::registry::{Record, Registry};
-use crate::render::hosts::short_id;
 
 /// Print the registry to `out`.
 pub fn run(state_dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let records = if Registry::db_path(state_dir).exists() {
-        Registry::open(state_dir)?
-            .list()?
-            .into_iter()
-            .filter(|r| !r.is_pending())
-            .collect()
+        Registry::open(state_dir)?.list()?
     } else {
         Vec::new()
     };
@@ -55,9 +50,9 @@ fn row(r: &Record) -> [String; 5] {
     };
     [
         name,
-        short_id(&r.id).to_string(),
+        r.id.short().to_string(),
         join(r.addrs.iter().map(ToString::to_string).collect()),
         join(r.ports.iter().map(ToString::to_string).collect()),
-        join(r.links.clone()),
+        join(r.links.iter().map(ToString::to_string).collect()),
     ]
 }

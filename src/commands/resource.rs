@@ -8,8 +8,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 
 use crate::cli::ResourceAction;
-use crate::links::annotation::Name;
-use crate::links::url::Template;
+use crate::model::{Name, Template};
 use crate::registry::{Registry, Resource};
 
 /// Run one resource action.

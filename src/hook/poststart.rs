@@ -7,11 +7,11 @@ use anyhow::{Context as _, bail};
 use log::{debug, warn};
 
 use crate::links::annotation;
+use crate::model::NOT_CASCADED;
 use crate::modify;
 use crate::netns;
 use crate::oci::{config::Config, state::State};
 use crate::registry::{self, Record, Registry};
-use crate::render::env::NOT_CASCADED;
 
 /// Run the poststart stage on the state read from stdin.
 pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
@@ -73,15 +73,15 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
     let addrs = netns::addresses(&netns)
         .with_context(|| format!("container {:?}", request.name.as_str()))?;
     Ok(Record {
-        id: state.id.clone(),
+        id: state.id.clone().into(),
         name: request.name,
         service: request.service,
         index: None,
         addrs,
         ports: request.expose,
         env: own_env(config),
-        links: request.links.iter().map(ToString::to_string).collect(),
-        url: request.url.map(|u| u.to_string()),
+        links: request.links,
+        url: request.url,
         pid: state.pid,
         pid_start: state.pid.and_then(registry::pid_start_time),
         boot_id: registry::boot_id(),

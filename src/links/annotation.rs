@@ -6,7 +6,9 @@
 //! hosts line or an environment variable.
 
 use std::collections::BTreeMap;
-use std::fmt;
+
+pub use crate::model::{Family, LinkRequest, Name, NameError, Port, Proto, sort_ports};
+use crate::model::{Template, prefix};
 
 /// The name this container answers to.
 pub const NAME: &str = "io.linkshim.name";
@@ -33,12 +35,8 @@ pub const MANAGER_NAMES: &[&str] = &[
 /// Why an annotation was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("annotation {annotation}: {text:?} is not a valid name: {why}")]
-    BadName {
-        annotation: String,
-        text: String,
-        why: &'static str,
-    },
+    #[error(transparent)]
+    BadName(#[from] NameError),
     #[error(
         "annotation {annotation}: {text:?} is not a valid link: {why} (write target[:alias], separated by commas or spaces)"
     )]
@@ -84,138 +82,6 @@ pub enum Error {
     NoName,
 }
 
-/// A container, service or alias name: Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
-/// at most 128 characters. Safe in a hosts line, a SQL value and a log line.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
-pub struct Name(String);
-
-impl Name {
-    /// Validate `text` as a name; `annotation` is named in the error.
-    pub fn parse(annotation: &str, text: &str) -> Result<Name, Error> {
-        let bad = |why| Error::BadName {
-            annotation: annotation.to_string(),
-            text: text.to_string(),
-            why,
-        };
-        let mut chars = text.chars();
-        match chars.next() {
-            None => return Err(bad("it is empty")),
-            Some(c) if !c.is_ascii_alphanumeric() => {
-                return Err(bad("it must start with a letter or a digit"));
-            }
-            _ => {}
-        }
-        if text.len() > 128 {
-            return Err(bad("it is longer than 128 characters"));
-        }
-        if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-            return Err(bad("only letters, digits, '_', '.' and '-' are allowed"));
-        }
-        Ok(Name(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Name {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        Name::parse("name", &s)
-    }
-}
-
-impl From<Name> for String {
-    fn from(n: Name) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Which family of variables a link gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Family {
-    /// Docker's link variables (`<P>_PORT=tcp://ip:port`), plus `<P>_PORTS`
-    /// and, when the target declares a URL, the URL family without `<P>_PORT`.
-    #[default]
-    Docker,
-    /// Convox's: `<P>_URL` and its parts, `<P>_PORT` a bare number.
-    /// Asked for with a `+convox` suffix: `redis:cache+convox`.
-    Convox,
-}
-
-/// One requested link: Docker's `--link target[:alias]`, with an optional
-/// `+convox` suffix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkRequest {
-    pub target: Name,
-    pub alias: Name,
-    pub family: Family,
-}
-
-impl fmt::Display for LinkRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.target)?;
-        if self.target != self.alias {
-            write!(f, ":{}", self.alias)?;
-        }
-        if self.family == Family::Convox {
-            f.write_str("+convox")?;
-        }
-        Ok(())
-    }
-}
-
-/// A transport protocol a port may be exposed on.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Proto {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Sctp => "sctp",
-        }
-    }
-}
-
-/// An exposed port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Port {
-    pub number: u16,
-    pub proto: Proto,
-}
-
-impl fmt::Display for Port {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.number, self.proto.as_str())
-    }
-}
-
-/// Docker's port order: TCP first, then the other protocols by name; by
-/// number within a protocol.
-pub fn sort_ports(ports: &mut Vec<Port>) {
-    ports.sort_by_key(|p| (p.proto != Proto::Tcp, p.proto, p.number));
-    ports.dedup();
-}
-
 /// The entries of a list annotation: separated by commas or white space
 /// (podman 4 splits `--annotation` values at commas, so `a b` is the
 /// podman-friendly spelling of `a,b`). Empty entries between commas are kept,
@@ -244,32 +110,19 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
         if item.is_empty() {
             return Err(bad(text, "an entry is empty".into()));
         }
-        let (item_link, family) = match item.split_once('+') {
-            Some((l, "convox")) => (l, Family::Convox),
-            Some((_, other)) => {
-                return Err(bad(
-                    item,
-                    format!("unknown link option +{other} (the one option is +convox)"),
-                ));
-            }
-            None => (item, Family::Docker),
-        };
-        let (target, alias) = match item_link.split_once(':') {
-            Some((t, a)) => (t, a),
-            None => (item_link, item_link),
-        };
-        let target =
-            Name::parse(LINKS, target).map_err(|e| bad(item, format!("target: {}", why(&e))))?;
-        let alias =
-            Name::parse(LINKS, alias).map_err(|e| bad(item, format!("alias: {}", why(&e))))?;
+        let LinkRequest {
+            target,
+            alias,
+            family,
+        } = LinkRequest::parse(item).map_err(|why| bad(item, why))?;
         if links.iter().any(|l| l.alias == alias) {
             return Err(Error::DuplicateAlias {
                 annotation: LINKS.to_string(),
                 alias: alias.to_string(),
             });
         }
-        let prefix = crate::render::env::prefix(alias.as_str());
-        if prefix == "LINKSHIM" {
+        let alias_prefix = prefix(alias.as_str());
+        if alias_prefix == "LINKSHIM" {
             return Err(Error::ReservedPrefix {
                 annotation: LINKS.to_string(),
                 alias: alias.to_string(),
@@ -277,13 +130,13 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
         }
         if let Some(other) = links
             .iter()
-            .find(|l| crate::render::env::prefix(l.alias.as_str()) == prefix)
+            .find(|l| prefix(l.alias.as_str()) == alias_prefix)
         {
             return Err(Error::PrefixClash {
                 annotation: LINKS.to_string(),
                 first: other.alias.to_string(),
                 second: alias.to_string(),
-                prefix,
+                prefix: alias_prefix,
             });
         }
         links.push(LinkRequest {
@@ -293,13 +146,6 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
         });
     }
     Ok(links)
-}
-
-fn why(e: &Error) -> String {
-    match e {
-        Error::BadName { text, why, .. } => format!("{text:?}: {why}"),
-        other => other.to_string(),
-    }
 }
 
 /// Parse `io.linkshim.expose`; the result is in Docker's port order.
@@ -359,7 +205,7 @@ pub struct Request {
     pub links: Vec<LinkRequest>,
     pub expose: Vec<Port>,
     pub service: Option<Name>,
-    pub url: Option<crate::links::url::Template>,
+    pub url: Option<Template>,
 }
 
 /// True when any annotation is linkshim's: such a container is linkshim's to handle.
@@ -374,7 +220,7 @@ pub fn container_name(
     hostname: Option<&str>,
 ) -> Result<Name, Error> {
     if let Some(n) = annotations.get(NAME) {
-        return Name::parse(NAME, n.trim());
+        return Ok(Name::parse(NAME, n.trim())?);
     }
     for key in MANAGER_NAMES {
         if let Some(Ok(name)) = annotations.get(*key).map(|n| Name::parse(key, n.trim())) {
@@ -382,7 +228,7 @@ pub fn container_name(
         }
     }
     match hostname {
-        Some(h) if !h.is_empty() => Name::parse("hostname", h),
+        Some(h) if !h.is_empty() => Ok(Name::parse("hostname", h)?),
         _ => Err(Error::NoName),
     }
 }
@@ -408,7 +254,7 @@ pub fn parse_request(
     let url = annotations
         .get(URL)
         .map(|u| {
-            crate::links::url::Template::parse(u.trim()).map_err(|why| Error::BadUrl {
+            Template::parse(u.trim()).map_err(|why| Error::BadUrl {
                 annotation: URL.to_string(),
                 text: u.to_string(),
                 why,

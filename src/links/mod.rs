@@ -2,4 +2,3 @@
 
 pub mod annotation;
 pub mod resolve;
-pub mod url;

@@ -3,9 +3,10 @@
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 
-use crate::links::annotation::{LinkRequest, Name, Port, Proto};
-use crate::links::url::{self, Template};
+use crate::model::url::{self, Template};
+use crate::model::{LinkRequest, Name, Port, Proto};
 use crate::registry::{self, Record, Registry, Resource};
+use crate::render::{self, Endpoint, Rendered, To};
 
 /// What a link's target turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,42 @@ pub enum Target {
 pub struct Resolved {
     pub request: LinkRequest,
     pub target: Target,
+}
+
+impl Resolved {
+    /// The link as the renderers see it.
+    pub fn view(&self) -> render::Link<'_> {
+        let to = match &self.target {
+            Target::Container(r) | Target::Resource { record: r, .. } => To::One(endpoint(r)),
+            Target::Service { replicas, .. } => To::Replicas(
+                replicas
+                    .iter()
+                    .map(|r| (r.index.unwrap_or(0), endpoint(r)))
+                    .collect(),
+            ),
+        };
+        render::Link {
+            request: &self.request,
+            to,
+        }
+    }
+}
+
+fn endpoint(r: &Record) -> Endpoint<'_> {
+    Endpoint {
+        id: r.id.as_str(),
+        name: r.name.as_str(),
+        addrs: &r.addrs,
+        ports: &r.ports,
+        env: &r.env,
+        url: r.url.as_ref(),
+    }
+}
+
+/// Render every resolved link of `linker`.
+pub fn render(linker: &str, links: &[Resolved]) -> Rendered {
+    let views: Vec<render::Link<'_>> = links.iter().map(Resolved::view).collect();
+    render::render_links(linker, &views)
 }
 
 /// Why a link could not be resolved.
@@ -55,7 +92,38 @@ pub fn resolve(
     links: &[LinkRequest],
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Resolved>, Error> {
-    links
+    resolve_each(reg, linker, links, persist_dir)?
+        .into_iter()
+        .collect()
+}
+
+/// Resolve each link of `linker` on its own, in order: one registry
+/// statement for every target name (and one for resources, when a name is
+/// no container or service).
+pub fn resolve_each(
+    reg: &mut Registry,
+    linker: &Name,
+    links: &[LinkRequest],
+    persist_dir: Option<&Path>,
+) -> Result<Vec<Result<Resolved, Error>>, registry::Error> {
+    let names: Vec<&str> = links.iter().map(|l| l.target.as_str()).collect();
+    let found = if names.is_empty() {
+        Vec::new()
+    } else {
+        reg.find(&names)?
+    };
+    let is_container_or_service = |name: &str| {
+        found.iter().any(|r| {
+            r.name.as_str() == name || r.service.as_ref().is_some_and(|s| s.as_str() == name)
+        })
+    };
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !is_container_or_service(n))
+        .collect();
+    let resources = find_resources(reg, &missing, persist_dir)?;
+    Ok(links
         .iter()
         .map(|request| {
             let link = request.to_string();
@@ -63,14 +131,15 @@ pub fn resolve(
             if request.target == *linker {
                 return Err(Error::SelfLink { link });
             }
-            let container = reg.lookup(name)?.filter(|r| !r.is_pending());
-            let replicas: Vec<Record> = reg
-                .service(name)?
-                .into_iter()
-                .filter(|r| !r.is_pending())
-                .collect();
             // A replica named like its own service is one of the replicas.
-            let container = container.filter(|c| c.service.as_ref() != Some(&request.target));
+            let container = found
+                .iter()
+                .find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
+            let replicas: Vec<Record> = found
+                .iter()
+                .filter(|r| r.service.as_ref() == Some(&request.target))
+                .cloned()
+                .collect();
             let target = match (container, replicas.is_empty()) {
                 (Some(_), false) => {
                     return Err(Error::Ambiguous {
@@ -79,15 +148,15 @@ pub fn resolve(
                         what: "a container and a service",
                     });
                 }
-                (Some(c), true) => Target::Container(c),
+                (Some(c), true) => Target::Container(c.clone()),
                 (None, false) => Target::Service {
                     name: request.target.clone(),
                     replicas,
                 },
-                (None, true) => match find_resource(reg, name, persist_dir)? {
+                (None, true) => match resources.iter().find(|r| r.name == request.target) {
                     Some(r) => Target::Resource {
-                        record: resource_record(&r),
-                        resource: r,
+                        record: resource_record(r),
+                        resource: r.clone(),
                     },
                     None => {
                         return Err(Error::Missing {
@@ -102,21 +171,32 @@ pub fn resolve(
                 target,
             })
         })
-        .collect()
+        .collect())
 }
 
-fn find_resource(
+/// The resources named in `names`: from `reg`, then from the registry in
+/// `persist_dir` for those it lacks.
+fn find_resources(
     reg: &Registry,
-    name: &str,
+    names: &[&str],
     persist_dir: Option<&Path>,
-) -> Result<Option<Resource>, Error> {
-    if let Some(r) = reg.resource(name)? {
-        return Ok(Some(r));
+) -> Result<Vec<Resource>, registry::Error> {
+    if names.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut found = reg.resources_named(names)?;
+    let rest: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !found.iter().any(|r| r.name.as_str() == *n))
+        .collect();
     match persist_dir {
-        Some(dir) if Registry::db_path(dir).exists() => Ok(Registry::open(dir)?.resource(name)?),
-        _ => Ok(None),
+        Some(dir) if !rest.is_empty() && Registry::db_path(dir).exists() => {
+            found.extend(Registry::open(dir)?.resources_named(&rest)?);
+        }
+        _ => {}
     }
+    Ok(found)
 }
 
 /// The addresses of a resource URL's host: an address as written, or a
@@ -154,7 +234,7 @@ pub fn resource_record(r: &Resource) -> Record {
             .into_iter()
             .collect(),
         env: r.env.clone(),
-        url: Some(r.url.clone()),
+        url: Template::parse(&r.url).ok(),
         ..Record::new(String::new(), r.name.clone())
     }
 }
@@ -248,6 +328,45 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::links::annotation::parse_links;
+
+    #[test]
+    fn resources_link_like_containers() {
+        let resource = Resource {
+            name: Name::parse("t", "pg").unwrap(),
+            url: "postgres://app:pw@192.0.2.10:5433/appdb".into(),
+            env: vec![("PGSSLMODE".into(), "require".into())],
+            addrs: vec!["192.0.2.10".parse().unwrap()],
+        };
+        let record = resource_record(&resource);
+        let r = render(
+            "web",
+            &[Resolved {
+                request: parse_links("pg:db").unwrap().remove(0),
+                target: Target::Resource { resource, record },
+            }],
+        );
+        let get = |k: &str| {
+            r.env
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("DB_PORT"), Some("tcp://192.0.2.10:5433"));
+        assert_eq!(
+            get("DB_URL"),
+            Some("postgres://app:pw@192.0.2.10:5433/appdb")
+        );
+        assert_eq!(get("DB_PASSWORD"), Some("pw"));
+        assert_eq!(get("DB_ENV_PGSSLMODE"), Some("require"));
+        assert_eq!(r.hosts.len(), 1);
+        assert_eq!(r.hosts[0].names, vec!["db", "pg"]);
     }
 }
 

@@ -3,9 +3,12 @@
 //! On-disk layout, under the state directory (default `/run/linkshim`, mode 0700):
 //!
 //! ```text
-//! registry.db        SQLite database (WAL mode), tables:
-//!                      containers    one row per running container (and per replica
-//!                                    slot reserved at create time, id `pending:<token>`)
+//! registry.db        SQLite database (WAL mode, schema version 4 in user_version), tables:
+//!                      containers    one row per running container: its record (see
+//!                                    `codec`) and the hosts token it was created under
+//!                      reservations  replica slots (service, index) and names reserved
+//!                                    at create time, by hosts token, until the start
+//!                                    takes them over or PENDING_SECS pass
 //!                      link_targets  linker id -> target name, to find a target's linkers
 //!                      resources     things that are not containers
 //! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
@@ -14,16 +17,74 @@
 //! linkshim.log       the operator's log: failures, and more at a lower LINKSHIM_LOG
 //! ```
 //!
-//! Every change is one SQLite transaction, so any number of hook processes
-//! may register and look up at once and a crash leaves old or new state,
-//! never a mix. A lookup reads only the rows of the names it asks for
-//! (indexed). A record whose pid is gone (or a zombie), whose pid start
+//! Every change is one SQLite transaction (`write`), so any number of hook
+//! processes may register and look up at once and a crash leaves old or new
+//! state, never a mix. A lookup reads only the rows of the names it asks for
+//! (indexed), all of a linker's names in one statement. Opening an
+//! up-to-date database changes nothing; an older one is migrated once
+//! (`schema`). A record whose pid is gone (or a zombie), whose pid start
 //! time differs or whose boot id differs is stale: it counts as absent and
 //! is cleared. The persistent directory (`/var/lib/linkshim`) holds the same
 //! database for resources added with `--persist`.
+//!
+//! One file per job: `record` (what is stored), `liveness`, `schema`,
+//! `write` (lock + transaction), `codec` (a record <-> a row), `containers`,
+//! `slots` (reservations), `resources`, `error`.
 
+mod codec;
+mod containers;
+mod error;
 mod liveness;
-mod store;
+mod record;
+mod resources;
+mod schema;
+mod slots;
+mod write;
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::{Conflict, Error, StorageError};
 pub use liveness::{Liveness, boot_id, pid_start_time};
-pub use store::{Error, PENDING_SECS, Record, Registry, Resource, now};
+pub use record::{PENDING_SECS, Record, Resource, now};
+
+/// An open registry database.
+pub struct Registry {
+    conn: Connection,
+    path: PathBuf,
+    live: Liveness,
+}
+
+impl Registry {
+    /// The database file inside a state directory.
+    pub fn db_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("registry.db")
+    }
+
+    /// Open (creating when missing) the registry in `state_dir`, which must
+    /// exist. Only a database of another schema version is changed.
+    pub fn open(state_dir: &Path) -> Result<Registry, Error> {
+        let path = Self::db_path(state_dir);
+        let db = error::db(&path);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(&path, flags).map_err(&db)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(&db)?;
+        let current = schema::version(&conn).map_err(&db)? == schema::VERSION;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(&db)?;
+        let mut reg = Registry {
+            conn,
+            path: path.clone(),
+            live: Liveness::current(),
+        };
+        if !current {
+            reg.migrate()?;
+        }
+        Ok(reg)
+    }
+}

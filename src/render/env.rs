@@ -5,26 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::links::annotation::{Port, Proto};
-
-/// Variables of a target's own environment that a link never carries.
-pub const NOT_CASCADED: &[&str] = &["HOME", "PATH", "HOSTNAME", "TERM", "container"];
-
-/// The variable prefix of an alias: upper-cased, every character outside
-/// `[A-Z0-9_]` turned into `_`.
-pub fn prefix(alias: &str) -> String {
-    alias
-        .chars()
-        .map(|c| {
-            let c = c.to_ascii_uppercase();
-            if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+use crate::model::{NOT_CASCADED, Port, Proto};
 
 /// `proto://ip:port`, with brackets around an IPv6 address.
 pub fn port_url(proto: Proto, ip: IpAddr, port: u16) -> String {
@@ -133,6 +114,7 @@ pub fn ports_list(ip: IpAddr, ports: &[Port]) -> String {
 mod tests {
     use super::*;
     use crate::links::annotation::parse_expose;
+    use crate::model::prefix;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -335,19 +317,6 @@ mod tests {
                 );
             }
             assert_eq!(got.len(), c.count, "{}: {got:?}", c.desc);
-        }
-    }
-
-    #[test]
-    fn prefix_table() {
-        for (alias, want) in [
-            ("db", "DB"),
-            ("my-db", "MY_DB"),
-            ("a.b", "A_B"),
-            ("web_1", "WEB_1"),
-            ("X9", "X9"),
-        ] {
-            assert_eq!(prefix(alias), want, "{alias}");
         }
     }
 

@@ -13,7 +13,7 @@ pub const END: &str = "# END linkshim links";
 /// The base of a hosts file when the engine mounts none.
 pub fn default_base(hostname: Option<&str>) -> String {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    let valid = |h: &&str| crate::links::annotation::Name::parse("hostname", h).is_ok();
+    let valid = |h: &&str| crate::model::Name::parse("hostname", h).is_ok();
     if let Some(h) = hostname.filter(valid) {
         s.push_str(&format!("127.0.1.1\t{h}\n"));
     }
@@ -51,20 +51,12 @@ impl Line {
     }
 }
 
-/// The first 12 characters of a container id, as Docker shows it.
-pub fn short_id(id: &str) -> &str {
-    match id.char_indices().nth(12) {
-        Some((i, _)) => &id[..i],
-        None => id,
-    }
-}
-
 /// Docker's line for a link: `<ip>\t<alias> <short id> <name>`, the name
 /// left out when it equals the alias. One line for the first IPv4 address
 /// and one for the first global IPv6 address.
 pub fn link_lines(alias: &str, id: &str, name: &str, addrs: &[IpAddr]) -> Vec<Line> {
     let mut names = vec![alias.to_string()];
-    let short = short_id(id);
+    let short = crate::model::short_id(id);
     if !short.is_empty() && short != alias {
         names.push(short.to_string());
     }
@@ -146,12 +138,6 @@ mod tests {
                 .collect();
             assert_eq!(&got, want, "{alias} -> {name}");
         }
-    }
-
-    #[test]
-    fn short_ids() {
-        assert_eq!(short_id(ID), "330ef1855f71");
-        assert_eq!(short_id("tgt1"), "tgt1");
     }
 
     #[test]

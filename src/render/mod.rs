@@ -1,14 +1,17 @@
 //! Pure renderers: resolved links -> environment variables and hosts lines.
+//!
+//! They see a link's target through [`Endpoint`], plain data of the model:
+//! where it came from (registry, resource) is not their business.
 
 pub mod env;
 pub mod hosts;
 
+use std::net::IpAddr;
+
 use log::debug;
 
-use crate::links::annotation::Family;
-use crate::links::resolve::{Resolved, Target};
-use crate::links::url::{self, Template};
-use crate::registry::Record;
+use crate::model::url::{self, Template};
+use crate::model::{Family, LinkRequest, Port, Proto, primary_ip};
 
 /// Everything linkshim adds to a linker for its links.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,38 +21,66 @@ pub struct Rendered {
     pub hosts: Vec<hosts::Line>,
 }
 
+/// One link target as the renderers see it: a container, a resource seen
+/// as a container, or one replica of a service.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// Its container id; empty for a resource.
+    pub id: &'a str,
+    pub name: &'a str,
+    /// IPv4 first.
+    pub addrs: &'a [IpAddr],
+    /// In Docker's order.
+    pub ports: &'a [Port],
+    /// Its own configured environment.
+    pub env: &'a [(String, String)],
+    /// How clients should address it (`io.linkshim.url`).
+    pub url: Option<&'a Template>,
+}
+
+/// What one link points at.
+#[derive(Debug, Clone)]
+pub enum To<'a> {
+    /// A container, or a resource seen as one.
+    One(Endpoint<'a>),
+    /// The replicas of a service, each with its index.
+    Replicas(Vec<(u32, Endpoint<'a>)>),
+}
+
+/// One link, resolved: what was asked and what it points at.
+#[derive(Debug, Clone)]
+pub struct Link<'a> {
+    pub request: &'a LinkRequest,
+    pub to: To<'a>,
+}
+
 /// Render every link of `linker`.
-pub fn render_links(linker: &str, links: &[Resolved]) -> Rendered {
+pub fn render_links(linker: &str, links: &[Link<'_>]) -> Rendered {
     let mut out = Rendered::default();
     for link in links {
         let alias = link.request.alias.as_str();
         let family = link.request.family;
-        let prefix = env::prefix(alias);
-        match &link.target {
-            Target::Container(rec) | Target::Resource { record: rec, .. } => {
+        let prefix = crate::model::prefix(alias);
+        match &link.to {
+            To::One(target) => {
                 debug!(
                     "{linker:?}: link {alias:?} -> {:?} (id {}) at {:?}",
-                    rec.name.as_str(),
-                    rec.id,
-                    rec.addrs
+                    target.name, target.id, target.addrs
                 );
-                one_target(&mut out, linker, alias, &prefix, family, rec);
+                one_target(&mut out, linker, alias, &prefix, family, target);
                 out.hosts.extend(hosts::link_lines(
                     alias,
-                    &rec.id,
-                    rec.name.as_str(),
-                    &rec.addrs,
+                    target.id,
+                    target.name,
+                    target.addrs,
                 ));
             }
-            Target::Service { replicas, .. } => {
+            To::Replicas(replicas) => {
                 let mut urls = Vec::new();
-                for rec in replicas {
-                    let index = rec.index.unwrap_or(0);
+                for (index, rec) in replicas {
                     debug!(
                         "{linker:?}: link {alias:?} -> replica {index} {:?} (id {}) at {:?}",
-                        rec.name.as_str(),
-                        rec.id,
-                        rec.addrs
+                        rec.name, rec.id, rec.addrs
                     );
                     let replica_alias = format!("{alias}-{index}");
                     let replica_prefix = format!("{prefix}_{index}");
@@ -57,9 +88,7 @@ pub fn render_links(linker: &str, links: &[Resolved]) -> Rendered {
                         docker(&mut out, linker, &replica_alias, &replica_prefix, rec);
                     }
                     urls.extend(filled_url(rec, family));
-                    for mut line in
-                        hosts::link_lines(&replica_alias, &rec.id, rec.name.as_str(), &rec.addrs)
-                    {
+                    for mut line in hosts::link_lines(&replica_alias, rec.id, rec.name, rec.addrs) {
                         line.names.insert(0, alias.to_string());
                         out.hosts.push(line);
                     }
@@ -81,7 +110,7 @@ fn one_target(
     alias: &str,
     prefix: &str,
     family: Family,
-    rec: &Record,
+    rec: &Endpoint<'_>,
 ) {
     if family == Family::Docker {
         docker(out, linker, alias, prefix, rec);
@@ -92,33 +121,32 @@ fn one_target(
 }
 
 /// Docker's variables for one container target, plus `<P>_PORTS`.
-fn docker(out: &mut Rendered, linker: &str, alias: &str, prefix: &str, rec: &Record) {
-    let ip = rec.primary_ip();
+fn docker(out: &mut Rendered, linker: &str, alias: &str, prefix: &str, rec: &Endpoint<'_>) {
+    let ip = primary_ip(rec.addrs);
     let view = env::TargetView {
         ip,
-        ports: &rec.ports,
-        env: &rec.env,
+        ports: rec.ports,
+        env: rec.env,
     };
     out.env
         .extend(env::docker_link_env(prefix, linker, alias, view));
     if let Some(ip) = ip.filter(|_| !rec.ports.is_empty()) {
         out.env
-            .push((format!("{prefix}_PORTS"), env::ports_list(ip, &rec.ports)));
+            .push((format!("{prefix}_PORTS"), env::ports_list(ip, rec.ports)));
     }
 }
 
 /// The target's URL with its address and first port filled in: from its
 /// `io.linkshim.url`, else (Convox family only) `tcp://<ip>:<first port>`.
-fn filled_url(rec: &Record, family: Family) -> Option<String> {
-    let ip = rec.primary_ip();
+fn filled_url(rec: &Endpoint<'_>, family: Family) -> Option<String> {
+    let ip = primary_ip(rec.addrs);
     let port = rec.ports.first().map(|p| p.number);
-    match rec.url.as_deref().map(Template::parse) {
-        Some(Ok(t)) => Some(t.fill(ip, port)),
-        Some(Err(_)) => None,
+    match rec.url {
+        Some(t) => Some(t.fill(ip, port)),
         None if family == Family::Convox => {
             let ip = ip?;
             Some(match port {
-                Some(p) => env::port_url(crate::links::annotation::Proto::Tcp, ip, p),
+                Some(p) => env::port_url(Proto::Tcp, ip, p),
                 None => Template::parse("tcp://").ok()?.fill(Some(ip), None),
             })
         }
@@ -145,17 +173,46 @@ fn url_env(out: &mut Rendered, prefix: &str, family: Family, filled: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::links::annotation::{Name, parse_expose, parse_links};
-    use crate::registry::Resource;
+    use crate::links::annotation::{parse_expose, parse_links};
 
-    fn rec(id: &str, name: &str, ip: &str, expose: &str, url: Option<&str>) -> Record {
-        Record {
+    /// The data a test target owns; `ep` lends it as an [`Endpoint`].
+    struct Rec {
+        id: String,
+        name: String,
+        index: Option<u32>,
+        addrs: Vec<IpAddr>,
+        ports: Vec<Port>,
+        env: Vec<(String, String)>,
+        url: Option<Template>,
+    }
+
+    impl Rec {
+        fn ep(&self) -> Endpoint<'_> {
+            Endpoint {
+                id: &self.id,
+                name: &self.name,
+                addrs: &self.addrs,
+                ports: &self.ports,
+                env: &self.env,
+                url: self.url.as_ref(),
+            }
+        }
+    }
+
+    fn rec(id: &str, name: &str, ip: &str, expose: &str, url: Option<&str>) -> Rec {
+        Rec {
+            id: id.into(),
+            name: name.into(),
+            index: None,
             addrs: vec![ip.parse().unwrap()],
             ports: parse_expose(expose).unwrap(),
             env: vec![("WEBROOT".into(), "/login".into())],
-            url: url.map(String::from),
-            ..Record::new(id, Name::parse("t", name).unwrap())
+            url: url.map(|u| Template::parse(u).unwrap()),
         }
+    }
+
+    fn replicas(recs: &[Rec]) -> To<'_> {
+        To::Replicas(recs.iter().map(|r| (r.index.unwrap(), r.ep())).collect())
     }
 
     fn get<'a>(r: &'a Rendered, k: &str) -> Option<&'a str> {
@@ -165,16 +222,20 @@ mod tests {
             .map(|(_, v)| v.as_str())
     }
 
-    fn link(text: &str, target: Target) -> Resolved {
-        Resolved {
-            request: parse_links(text).unwrap().remove(0),
-            target,
-        }
+    fn render_one(linker: &str, text: &str, to: To<'_>) -> Rendered {
+        let request = parse_links(text).unwrap().remove(0);
+        render_links(
+            linker,
+            &[Link {
+                request: &request,
+                to,
+            }],
+        )
     }
 
     #[test]
     fn service_replicas_get_indexed_prefixes_and_hosts() {
-        let replicas: Vec<Record> = (1..=3)
+        let recs: Vec<Rec> = (1..=3)
             .map(|i| {
                 let mut r = rec(
                     &format!("id{i}"),
@@ -183,16 +244,11 @@ mod tests {
                     "80",
                     None,
                 );
-                r.service = Some(Name::parse("t", "web").unwrap());
                 r.index = Some(i);
                 r
             })
             .collect();
-        let target = Target::Service {
-            name: Name::parse("t", "web").unwrap(),
-            replicas,
-        };
-        let r = render_links("proxy", &[link("web", target)]);
+        let r = render_one("proxy", "web", replicas(&recs));
         for i in 1..=3 {
             assert_eq!(
                 get(&r, &format!("WEB_{i}_PORT")),
@@ -242,7 +298,7 @@ mod tests {
         struct Case {
             desc: &'static str,
             link: &'static str,
-            target: Record,
+            target: Rec,
             want: &'static [(&'static str, Option<&'static str>)],
         }
         let cases = [
@@ -302,7 +358,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let r = render_links("app", &[link(c.link, Target::Container(c.target))]);
+            let r = render_one("app", c.link, To::One(c.target.ep()));
             for (k, v) in c.want {
                 assert_eq!(get(&r, k), *v, "{}: {k}", c.desc);
             }
@@ -311,7 +367,7 @@ mod tests {
 
     #[test]
     fn service_urls_point_at_replica_one_and_list_all() {
-        let replicas: Vec<Record> = (1..=2)
+        let recs: Vec<Rec> = (1..=2)
             .map(|i| {
                 let mut r = rec(
                     &format!("id{i}"),
@@ -324,39 +380,11 @@ mod tests {
                 r
             })
             .collect();
-        let target = Target::Service {
-            name: Name::parse("t", "web").unwrap(),
-            replicas,
-        };
-        let r = render_links("p", &[link("web", target)]);
+        let r = render_one("p", "web", replicas(&recs));
         assert_eq!(get(&r, "WEB_URL"), Some("http://10.0.0.1:80/"));
         assert_eq!(
             get(&r, "WEB_URLS"),
             Some("http://10.0.0.1:80/,http://10.0.0.2:80/")
         );
-    }
-
-    #[test]
-    fn resources_link_like_containers() {
-        let resource = Resource {
-            name: Name::parse("t", "pg").unwrap(),
-            url: "postgres://app:pw@192.0.2.10:5433/appdb".into(),
-            env: vec![("PGSSLMODE".into(), "require".into())],
-            addrs: vec!["192.0.2.10".parse().unwrap()],
-        };
-        let record = crate::links::resolve::resource_record(&resource);
-        let r = render_links(
-            "web",
-            &[link("pg:db", Target::Resource { resource, record })],
-        );
-        assert_eq!(get(&r, "DB_PORT"), Some("tcp://192.0.2.10:5433"));
-        assert_eq!(
-            get(&r, "DB_URL"),
-            Some("postgres://app:pw@192.0.2.10:5433/appdb")
-        );
-        assert_eq!(get(&r, "DB_PASSWORD"), Some("pw"));
-        assert_eq!(get(&r, "DB_ENV_PGSSLMODE"), Some("require"));
-        assert_eq!(r.hosts.len(), 1);
-        assert_eq!(r.hosts[0].names, vec!["db", "pg"]);
     }
 }

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use percent_encoding::percent_decode_str;
 
 /// A URL whose host and port may be empty: `redis://:password@:6379/0`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Stored (serde) as written, and validated again when read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Template {
     scheme: String,
     userinfo: Option<String>,
@@ -110,6 +112,19 @@ impl Template {
 impl std::fmt::Display for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.fill(None, None))
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Template::parse(&s).map_err(|why| format!("URL {s:?}: {why}"))
+    }
+}
+
+impl From<Template> for String {
+    fn from(t: Template) -> String {
+        t.to_string()
     }
 }
 
@@ -247,6 +262,21 @@ mod tests {
         let own = Template::parse("pg://[fd00::9]:5432/db").unwrap();
         assert_eq!(own.host(), Some("fd00::9"));
         assert_eq!(own.fill(None, None), "pg://[fd00::9]:5432/db");
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        for text in [
+            "redis://:pw@:6379/0",
+            "tcp://:9000",
+            "pg://[fd00::9]:5432/db",
+        ] {
+            let t = Template::parse(text).unwrap();
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("{text:?}"));
+            assert_eq!(serde_json::from_str::<Template>(&json).unwrap(), t);
+        }
+        assert!(serde_json::from_str::<Template>("\"redis://:0\"").is_err());
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! Exposed ports and their protocols, in Docker's order.
+
+use std::fmt;
+
+/// A transport protocol a port may be exposed on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+        }
+    }
+}
+
+/// An exposed port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Port {
+    pub number: u16,
+    pub proto: Proto,
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.number, self.proto.as_str())
+    }
+}
+
+/// Docker's port order: TCP first, then UDP, then SCTP; by number within
+/// a protocol.
+pub fn sort_ports(ports: &mut Vec<Port>) {
+    ports.sort_by_key(|p| (p.proto != Proto::Tcp, p.proto, p.number));
+    ports.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_order_tcp_then_udp_then_sctp_by_number() {
+        let p = |number, proto| Port { number, proto };
+        let mut ports = vec![
+            p(9, Proto::Sctp),
+            p(53, Proto::Udp),
+            p(9000, Proto::Tcp),
+            p(80, Proto::Tcp),
+            p(80, Proto::Tcp),
+        ];
+        sort_ports(&mut ports);
+        assert_eq!(
+            ports,
+            vec![
+                p(80, Proto::Tcp),
+                p(9000, Proto::Tcp),
+                p(53, Proto::Udp),
+                p(9, Proto::Sctp)
+            ]
+        );
+    }
+}

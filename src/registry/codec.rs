@@ -1,0 +1,201 @@
+//! A container record <-> a `containers` row, column by name. List fields
+//! are JSON text; links and the URL template are validated again when read,
+//! so a row no linkshim could have written is an error, not a silent gap.
+
+use std::path::Path;
+
+use rusqlite::{Connection, Row, named_params};
+use serde::Serialize;
+
+use super::error::{Error, corrupt, db};
+use super::record::Record;
+use crate::model::{Name, Template};
+
+/// The columns a record is read from.
+pub(super) const COLUMNS: &str =
+    "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+
+/// A column value as JSON text (these types always serialize).
+pub(super) fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Add or replace the row of `rec`, carrying the hosts `token` of its container.
+pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO containers
+            (id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created, token)
+         VALUES
+            (:id, :name, :service, :svc_index, :addrs, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
+    )?
+    .execute(named_params! {
+        ":id": rec.id.as_str(),
+        ":name": rec.name.as_str(),
+        ":service": rec.service.as_ref().map(Name::as_str),
+        ":svc_index": rec.index,
+        ":addrs": json(&rec.addrs),
+        ":ports": json(&rec.ports),
+        ":env": json(&rec.env),
+        ":links": json(&rec.links),
+        ":url": rec.url.as_ref().map(Template::to_string),
+        ":pid": rec.pid,
+        ":pid_start": rec.pid_start.map(|s| s as i64),
+        ":boot_id": rec.boot_id,
+        ":created": rec.created,
+        ":token": token,
+    })?;
+    Ok(())
+}
+
+/// The record in `row` (selected with at least [`COLUMNS`]); the inner
+/// error says which column holds what cannot be read.
+pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> {
+    let text = |col: &str| row.get::<_, String>(col);
+    let (addrs, ports, env, links) = (text("addrs")?, text("ports")?, text("env")?, text("links")?);
+    let name: String = row.get("name")?;
+    let service: Option<String> = row.get("service")?;
+    let url: Option<String> = row.get("url")?;
+    let id: String = row.get("id")?;
+    let index: Option<u32> = row.get("svc_index")?;
+    let pid: Option<i32> = row.get("pid")?;
+    let pid_start: Option<i64> = row.get("pid_start")?;
+    let (boot_id, created) = (row.get("boot_id")?, row.get("created")?);
+    Ok((|| {
+        let field = |col: &'static str| move |e: serde_json::Error| format!("{col}: {e}");
+        Ok(Record {
+            id: id.into(),
+            name: Name::parse("name", &name).map_err(|e| e.to_string())?,
+            service: service
+                .map(|s| Name::parse("service", &s))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            index,
+            addrs: serde_json::from_str(&addrs).map_err(field("addrs"))?,
+            ports: serde_json::from_str(&ports).map_err(field("ports"))?,
+            env: serde_json::from_str(&env).map_err(field("env"))?,
+            links: serde_json::from_str(&links).map_err(field("links"))?,
+            url: url
+                .map(|u| Template::parse(&u).map_err(|why| format!("url {u:?}: {why}")))
+                .transpose()?,
+            pid,
+            pid_start: pid_start.map(|s| s as u64),
+            boot_id,
+            created,
+        })
+    })())
+}
+
+/// The records of the rows `cond` selects.
+pub(super) fn select<P: rusqlite::Params>(
+    conn: &Connection,
+    path: &Path,
+    cond: &str,
+    params: P,
+) -> Result<Vec<Record>, Error> {
+    select_with(conn, path, "", cond, params, |rec, _| Ok(rec))
+}
+
+/// Like [`select`], with `extra` columns read by `also` from each row.
+pub(super) fn select_with<P: rusqlite::Params, T>(
+    conn: &Connection,
+    path: &Path,
+    extra: &str,
+    cond: &str,
+    params: P,
+    also: impl Fn(Record, &Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, Error> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}{extra} FROM containers WHERE {cond}"
+        ))
+        .map_err(db(path))?;
+    let mut rows = stmt.query(params).map_err(db(path))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db(path))? {
+        let rec = decode(row)
+            .map_err(db(path))?
+            .map_err(|why| corrupt(path, why))?;
+        out.push(also(rec, row).map_err(db(path))?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LinkRequest, Port, Proto};
+
+    fn conn() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
+                svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
+                links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
+                boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);",
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn a_record_round_trips() {
+        let c = conn();
+        let rec = Record {
+            id: "0123456789abcdef".into(),
+            name: Name::parse("t", "web-1").unwrap(),
+            service: Some(Name::parse("t", "web").unwrap()),
+            index: Some(3),
+            addrs: vec!["10.0.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+            ports: vec![Port {
+                number: 53,
+                proto: Proto::Udp,
+            }],
+            env: vec![("A".into(), "1=2".into())],
+            links: vec![
+                LinkRequest::parse("db:data").unwrap(),
+                LinkRequest::parse("redis:cache+convox").unwrap(),
+            ],
+            url: Some(Template::parse("redis://:pw@:6379/0").unwrap()),
+            pid: Some(42),
+            pid_start: Some(u64::from(u32::MAX) + 7),
+            boot_id: "boot".into(),
+            created: 1_700_000_000,
+        };
+        put(&c, &rec, Some("feedfacefeedface")).unwrap();
+        let path = Path::new("mem");
+        let got = select_with(&c, path, ", token", "1 = 1", [], |r, row| {
+            Ok((r, row.get::<_, Option<String>>("token")?))
+        })
+        .unwrap();
+        assert_eq!(got, vec![(rec.clone(), Some("feedfacefeedface".into()))]);
+        let bare = Record::new("x", Name::parse("t", "x").unwrap());
+        put(&c, &bare, None).unwrap();
+        assert_eq!(select(&c, path, "id = 'x'", []).unwrap(), vec![bare]);
+    }
+
+    #[test]
+    fn an_unreadable_row_is_corrupt_and_says_which_column() {
+        let c = conn();
+        for (col, value, why) in [
+            ("links", "'[\"a:b c\"]'", "links"),
+            ("url", "'redis://:0'", "url"),
+            ("ports", "'nope'", "ports"),
+        ] {
+            c.execute_batch(&format!(
+                "DELETE FROM containers;
+                 INSERT INTO containers VALUES ('i', 'n', NULL, NULL, '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
+                 UPDATE containers SET {col} = {value};"
+            ))
+            .unwrap();
+            let err = select(&c, Path::new("mem"), "1 = 1", []).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    Error::Storage(super::super::StorageError::Corrupt { .. })
+                ),
+                "{col}: {err}"
+            );
+            assert!(err.to_string().contains(why), "{col}: {err}");
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! Rows of running containers: register, look up, unregister, and the
+//! linkers of a target. Stale rows count as absent and are cleared.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Registry;
+use super::codec::{self, json};
+use super::error::{Conflict, Error, db};
+use super::record::Record;
+use super::slots;
+use super::write::Tx;
+use crate::model::Name;
+
+impl Tx<'_> {
+    /// The records `cond` selects, in this transaction.
+    pub(super) fn select<P: rusqlite::Params>(
+        &self,
+        cond: &str,
+        params: P,
+    ) -> Result<Vec<Record>, Error> {
+        codec::select(self.conn, self.path, cond, params)
+    }
+
+    /// Run one statement in this transaction.
+    pub(super) fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map_err(db(self.path))
+    }
+
+    /// Fail with `NameIsResource` when `name` is a resource's.
+    pub(super) fn refuse_resource_name(&self, name: &Name) -> Result<(), Error> {
+        let is_resource = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM resources WHERE name = ?1",
+                [name.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(db(self.path))?
+            .is_some();
+        if is_resource {
+            return Err(Conflict::NameIsResource {
+                name: name.to_string(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Fail with `NameInUse` when a live container other than `id` holds
+    /// `name`; a stale holder is removed.
+    pub(super) fn claim_container_name(&self, name: &Name, id: &str) -> Result<(), Error> {
+        for other in self.select("name = ?1", [name.as_str()])? {
+            if other.id == id {
+                continue;
+            }
+            if other.live(self.live) {
+                return Err(Conflict::NameInUse {
+                    name: name.to_string(),
+                    id: other.id.to_string(),
+                }
+                .into());
+            }
+            self.exec("DELETE FROM containers WHERE id = ?1", [other.id.as_str()])?;
+        }
+        Ok(())
+    }
+
+    /// The indexes live members of `service` other than `id` hold (stale
+    /// ones are removed), and the index `id` holds itself.
+    pub(super) fn service_indexes(
+        &self,
+        service: &Name,
+        id: &str,
+    ) -> Result<(Vec<u32>, Option<u32>), Error> {
+        let mut taken = Vec::new();
+        let mut own = None;
+        for m in self.select("service = ?1", [service.as_str()])? {
+            if m.id == id {
+                own = m.index;
+            } else if m.live(self.live) {
+                taken.extend(m.index);
+            } else {
+                self.exec("DELETE FROM containers WHERE id = ?1", [m.id.as_str()])?;
+            }
+        }
+        Ok((taken, own))
+    }
+}
+
+impl Registry {
+    /// Add or replace the record of `rec.id`. A replica keeps its index when
+    /// it registers again or takes over the slot reserved for `token`, else
+    /// takes the lowest index no live replica or reservation holds. Stale
+    /// records in its way are cleared in the same transaction.
+    pub fn register(&mut self, rec: &Record, token: Option<&str>) -> Result<Record, Error> {
+        self.write(|tx| {
+            let mut stored = rec.clone();
+            // An index the container already carries (LINKSHIM_INDEX) is kept when free.
+            let wanted = rec.index;
+            stored.index = None;
+            // The slot reserved at create time, taken over.
+            let slot = token.map(|t| slots::take(tx, t)).transpose()?.flatten();
+            if let Some(slot) = slot.filter(|s| rec.service.as_ref() == Some(&s.service)) {
+                stored.index = Some(slot.index);
+            }
+            tx.claim_container_name(&rec.name, rec.id.as_str())?;
+            slots::refuse_reserved_name(tx, &rec.name, token)?;
+            tx.refuse_resource_name(&rec.name)?;
+            if let Some(service) = &rec.service {
+                let (mut taken, own) = tx.service_indexes(service, rec.id.as_str())?;
+                taken.extend(slots::indexes(tx, service, token)?);
+                stored.index = stored.index.or(own);
+                if stored.index.is_none() {
+                    stored.index = wanted
+                        .filter(|w| *w > 0 && !taken.contains(w))
+                        .or_else(|| (1..).find(|i| !taken.contains(i)));
+                }
+            }
+            codec::put(tx.conn, &stored, token).map_err(db(tx.path))?;
+            // What it links to, so that a target's change can find its linkers;
+            // rows of records that are gone go with it.
+            tx.exec(
+                "DELETE FROM link_targets WHERE linker_id = ?1 OR linker_id NOT IN (SELECT id FROM containers)",
+                [stored.id.as_str()],
+            )?;
+            for link in &stored.links {
+                tx.exec(
+                    "INSERT INTO link_targets (linker_id, target) VALUES (?1, ?2)",
+                    params![stored.id.as_str(), link.target.as_str()],
+                )?;
+            }
+            Ok(stored)
+        })
+    }
+
+    /// Remove the record of container `id`, and the slot reserved under
+    /// its `token` if its start never took it; the container's record when
+    /// there was one.
+    pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
+        self.write(|tx| {
+            let removed = tx.select("id = ?1", [id])?.pop();
+            tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
+            if let Some(t) = token {
+                slots::take(tx, t)?;
+            }
+            tx.exec("DELETE FROM link_targets WHERE linker_id = ?1", [id])?;
+            Ok(removed)
+        })
+    }
+
+    /// The live linkers, with their tokens, whose links name any of
+    /// `targets`: one statement, however many targets.
+    pub fn linkers_of(&mut self, targets: &[&str]) -> Result<Vec<(Record, String)>, Error> {
+        let found = codec::select_with(
+            &self.conn,
+            &self.path,
+            ", token",
+            "token IS NOT NULL AND id IN (SELECT linker_id FROM link_targets
+                WHERE target IN (SELECT value FROM json_each(?1)))",
+            [json(&targets)],
+            |rec, row| Ok((rec, row.get::<_, String>("token")?)),
+        )?;
+        Ok(self.keep_live_by(found, |(rec, _)| rec))
+    }
+
+    /// True when a container or a reserved slot carries `token`.
+    pub fn has_token(&self, token: &str) -> Result<bool, Error> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM containers WHERE token = ?1
+                 UNION ALL SELECT 1 FROM reservations WHERE token = ?1 LIMIT 1",
+                [token],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db(&self.path))
+    }
+
+    /// The live container registered under `name`; a stale one is cleared.
+    pub fn lookup(&mut self, name: &str) -> Result<Option<Record>, Error> {
+        let found = codec::select(&self.conn, &self.path, "name = ?1", [name])?;
+        Ok(self.keep_live(found).into_iter().next())
+    }
+
+    /// Every live container named one of `names` or a replica of a service
+    /// named so, by service index: one statement, however many names.
+    pub fn find(&mut self, names: &[&str]) -> Result<Vec<Record>, Error> {
+        let found = codec::select(
+            &self.conn,
+            &self.path,
+            "name IN (SELECT value FROM json_each(?1))
+             OR service IN (SELECT value FROM json_each(?1))
+             ORDER BY svc_index",
+            [json(&names)],
+        )?;
+        Ok(self.keep_live(found))
+    }
+
+    /// Fail when `name` is held by a live container other than `id` or
+    /// reserved under another token than `token`.
+    pub fn check_name(&mut self, name: &Name, id: Option<&str>, token: &str) -> Result<(), Error> {
+        if let Some(holder) = self
+            .lookup(name.as_str())?
+            .filter(|h| Some(h.id.as_str()) != id)
+        {
+            return Err(Conflict::NameInUse {
+                name: name.to_string(),
+                id: holder.id.to_string(),
+            }
+            .into());
+        }
+        if slots::reserved_by_other(self, name, token)? {
+            return Err(Conflict::NameReserved {
+                name: name.to_string(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The live replicas of `service`, by index; stale ones are cleared.
+    pub fn service(&mut self, service: &str) -> Result<Vec<Record>, Error> {
+        let found = codec::select(
+            &self.conn,
+            &self.path,
+            "service = ?1 ORDER BY svc_index",
+            [service],
+        )?;
+        Ok(self.keep_live(found))
+    }
+
+    /// The live record of container `id`.
+    pub fn get(&mut self, id: &str) -> Result<Option<Record>, Error> {
+        let found = codec::select(&self.conn, &self.path, "id = ?1", [id])?;
+        Ok(self.keep_live(found).into_iter().next())
+    }
+
+    /// Every live record, by name; stale ones are cleared.
+    pub fn list(&mut self) -> Result<Vec<Record>, Error> {
+        let found = codec::select(&self.conn, &self.path, "1 = 1 ORDER BY name", [])?;
+        Ok(self.keep_live(found))
+    }
+
+    /// Drop stale records from `found` and clear them from the database
+    /// (best effort: a failed clear leaves them for the next reader).
+    fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
+        self.keep_live_by(found, |r| r)
+    }
+
+    /// [`keep_live`](Self::keep_live) of rows that carry a record and more.
+    fn keep_live_by<T>(&mut self, found: Vec<T>, rec: impl Fn(&T) -> &Record) -> Vec<T> {
+        let (live, stale): (Vec<_>, Vec<_>) =
+            found.into_iter().partition(|r| rec(r).live(&self.live));
+        if !stale.is_empty() {
+            let _ = self.write(|tx| {
+                for r in stale.iter().map(&rec) {
+                    // Only delete the row if it is still the same stale record.
+                    tx.exec(
+                        "DELETE FROM containers WHERE id = ?1 AND boot_id = ?2 AND pid IS ?3 AND pid_start IS ?4",
+                        params![r.id.as_str(), r.boot_id, r.pid, r.pid_start.map(|s| s as i64)],
+                    )?;
+                }
+                Ok(())
+            });
+        }
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Conflict;
+
+    fn rec(id: &str, name: &str) -> Record {
+        Record {
+            addrs: vec!["10.0.0.2".parse().unwrap()],
+            ports: vec![crate::model::Port {
+                number: 80,
+                proto: crate::model::Proto::Tcp,
+            }],
+            env: vec![("A".into(), "1=2".into())],
+            ..Record::new(id, Name::parse("t", name).unwrap()).owned_by(std::process::id() as i32)
+        }
+    }
+
+    fn replica(id: &str, service: &str) -> Record {
+        let mut r = rec(id, id);
+        r.service = Some(Name::parse("t", service).unwrap());
+        r
+    }
+
+    #[test]
+    fn register_lookup_unregister() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let r = rec("id1", "db");
+        reg.register(&r, None).unwrap();
+        assert_eq!(reg.lookup("db").unwrap(), Some(r.clone()));
+        assert_eq!(reg.lookup("nope").unwrap(), None);
+        // Registering again is harmless.
+        reg.register(&r, None).unwrap();
+        assert_eq!(reg.list().unwrap().len(), 1);
+        // A second process sees it.
+        let mut other = Registry::open(dir.path()).unwrap();
+        assert_eq!(other.get("id1").unwrap(), Some(r));
+        assert!(reg.unregister("id1", None).unwrap().is_some());
+        assert!(reg.unregister("id1", None).unwrap().is_none());
+        assert_eq!(other.lookup("db").unwrap(), None);
+    }
+
+    #[test]
+    fn stale_records_count_as_absent_and_are_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let mut wrong_start = rec("a", "a");
+        wrong_start.pid_start = wrong_start.pid_start.map(|s| s + 1);
+        let mut other_boot = rec("b", "b");
+        other_boot.boot_id = "not-this-boot".into();
+        let mut gone = rec("c", "c");
+        gone.pid = Some(i32::MAX - 1);
+        for r in [&wrong_start, &other_boot, &gone] {
+            reg.register(r, None).unwrap();
+        }
+        for name in ["a", "b", "c"] {
+            assert_eq!(reg.lookup(name).unwrap(), None, "{name}");
+        }
+        let left: i64 = reg
+            .conn
+            .query_row("SELECT count(*) FROM containers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "stale rows are deleted");
+    }
+
+    #[test]
+    fn a_live_name_is_not_taken_twice_but_a_stale_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("one", "db"), None).unwrap();
+        let err = reg.register(&rec("two", "db"), None).unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict(Conflict::NameInUse { ref id, .. }) if id == "one"),
+            "{err}"
+        );
+        let mut stale = rec("three", "cache");
+        stale.boot_id = "old".into();
+        reg.register(&stale, None).unwrap();
+        reg.register(&rec("four", "cache"), None).unwrap();
+        assert_eq!(reg.lookup("cache").unwrap().unwrap().id, "four");
+    }
+
+    #[test]
+    fn service_indexes_are_stable_and_reused_only_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let idx =
+            |reg: &mut Registry, id: &str| reg.register(&replica(id, "web"), None).unwrap().index;
+        assert_eq!(idx(&mut reg, "w1"), Some(1));
+        assert_eq!(idx(&mut reg, "w2"), Some(2));
+        assert_eq!(idx(&mut reg, "w3"), Some(3));
+        assert_eq!(
+            idx(&mut reg, "w2"),
+            Some(2),
+            "registering again keeps the index"
+        );
+        reg.unregister("w2", None).unwrap();
+        assert_eq!(idx(&mut reg, "w4"), Some(2), "a freed index is reused");
+        assert_eq!(idx(&mut reg, "w5"), Some(4));
+        let members: Vec<_> = reg
+            .service("web")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.index))
+            .collect();
+        assert_eq!(
+            members,
+            vec![
+                ("w1".to_string(), Some(1)),
+                ("w4".into(), Some(2)),
+                ("w3".into(), Some(3)),
+                ("w5".into(), Some(4))
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_registrations_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        Registry::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let path = dir.path();
+                s.spawn(move || {
+                    let mut reg = Registry::open(path).unwrap();
+                    for i in 0..25 {
+                        reg.register(&replica(&format!("c{t}-{i}"), "svc"), None)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let all = reg.service("svc").unwrap();
+        assert_eq!(all.len(), 200);
+        let mut idx: Vec<u32> = all.iter().filter_map(|r| r.index).collect();
+        idx.sort();
+        assert_eq!(
+            idx,
+            (1..=200).collect::<Vec<u32>>(),
+            "indexes are unique and dense"
+        );
+    }
+
+    #[test]
+    fn the_index_a_replica_was_told_is_kept_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let mk = |id: &str, index: Option<u32>| Record {
+            service: Some(Name::parse("t", "web").unwrap()),
+            index,
+            ..Record::new(id, Name::parse("t", id).unwrap()).owned_by(std::process::id() as i32)
+        };
+        assert_eq!(
+            reg.register(&mk("a", Some(3)), None).unwrap().index,
+            Some(3)
+        );
+        assert_eq!(
+            reg.register(&mk("b", Some(3)), None).unwrap().index,
+            Some(1),
+            "taken: the lowest free"
+        );
+        assert_eq!(reg.register(&mk("c", None), None).unwrap().index, Some(2));
+    }
+
+    #[test]
+    fn one_statement_finds_every_name_and_skips_the_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("c1", "db"), None).unwrap();
+        reg.register(&replica("r2", "web"), None).unwrap();
+        reg.register(&replica("r1", "web"), None).unwrap();
+        reg.register(&rec("c9", "other"), None).unwrap();
+        let mut stale = rec("s1", "cache");
+        stale.boot_id = "old".into();
+        reg.register(&stale, None).unwrap();
+        let got: Vec<(String, Option<u32>)> = reg
+            .find(&["db", "web", "nosuch", "cache"])
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.index))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.contains(&("c1".into(), None)));
+        let replicas: Vec<_> = got.iter().filter(|(_, i)| i.is_some()).collect();
+        assert_eq!(
+            replicas,
+            vec![&("r2".to_string(), Some(1)), &("r1".to_string(), Some(2))],
+            "replicas by index"
+        );
+        assert!(reg.find(&["nosuch"]).unwrap().is_empty());
+        assert!(reg.find(&[]).unwrap().is_empty());
+        assert_eq!(
+            reg.lookup("cache").unwrap(),
+            None,
+            "the stale one was cleared"
+        );
+    }
+
+    #[test]
+    fn linkers_of_several_targets_in_one_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let linker = |id: &str, links: &str| Record {
+            links: crate::links::annotation::parse_links(links).unwrap(),
+            ..rec(id, id)
+        };
+        reg.register(&linker("l1", "db"), Some("00000000000000a1"))
+            .unwrap();
+        reg.register(&linker("l2", "web:w db:d2"), Some("00000000000000a2"))
+            .unwrap();
+        reg.register(&linker("l3", "other"), Some("00000000000000a3"))
+            .unwrap();
+        reg.register(&linker("l4", "db"), None).unwrap();
+        let mut got: Vec<(String, String)> = reg
+            .linkers_of(&["db", "web", "nosuch"])
+            .unwrap()
+            .into_iter()
+            .map(|(r, t)| (r.id.to_string(), t))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("l1".to_string(), "00000000000000a1".to_string()),
+                ("l2".into(), "00000000000000a2".into())
+            ],
+            "each linker once; one without a token has no hosts file to refresh"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! What the registry holds: running containers and resources.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::liveness::{self, Liveness};
+use crate::model::{ContainerId, LinkRequest, Name, Port, Template};
+
+/// One running container, as registered at its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub id: ContainerId,
+    pub name: Name,
+    /// The service this container is a replica of, and its index in it (1..N).
+    pub service: Option<Name>,
+    pub index: Option<u32>,
+    /// Addresses read from its network namespace: IPv4 first.
+    pub addrs: Vec<IpAddr>,
+    /// Exposed ports, in Docker's order.
+    pub ports: Vec<Port>,
+    /// Its own configured environment (see `model::NOT_CASCADED`).
+    pub env: Vec<(String, String)>,
+    /// Its links.
+    pub links: Vec<LinkRequest>,
+    /// How clients should address it (`io.linkshim.url`), host left empty.
+    pub url: Option<Template>,
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub boot_id: String,
+    /// Seconds since the epoch.
+    pub created: i64,
+}
+
+/// How long a slot reserved at create time waits for its container to start.
+pub const PENDING_SECS: i64 = 120;
+
+impl Record {
+    /// A record of container `id` named `name` from this boot, with nothing
+    /// else yet: no address, port, env, link, service or process.
+    pub fn new(id: impl Into<ContainerId>, name: Name) -> Record {
+        Record {
+            id: id.into(),
+            name,
+            service: None,
+            index: None,
+            addrs: vec![],
+            ports: vec![],
+            env: vec![],
+            links: vec![],
+            url: None,
+            pid: None,
+            pid_start: None,
+            boot_id: liveness::boot_id(),
+            created: now(),
+        }
+    }
+
+    /// The same record, live as long as process `pid` is the one it is now.
+    pub fn owned_by(self, pid: i32) -> Record {
+        Record {
+            pid: Some(pid),
+            pid_start: liveness::pid_start_time(pid),
+            ..self
+        }
+    }
+
+    pub(super) fn live(&self, live: &Liveness) -> bool {
+        live.is_live(&self.boot_id, self.pid, self.pid_start)
+    }
+
+    /// The address clients use: the first IPv4, else the first IPv6.
+    pub fn primary_ip(&self) -> Option<IpAddr> {
+        crate::model::primary_ip(&self.addrs)
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Something that is not a container but is linked like one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub name: Name,
+    pub url: String,
+    pub env: Vec<(String, String)>,
+    /// Its URL's host, resolved when it was added (no lookup on a container's start).
+    pub addrs: Vec<IpAddr>,
+}
