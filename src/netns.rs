@@ -79,7 +79,7 @@ pub fn reachable(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
             !v6.is_loopback()
                 && !v6.is_unspecified()
                 && !v6.is_multicast()
-                && (v6.segments()[0] & 0xffc0) != 0xfe80
+                && !v6.is_unicast_link_local()
         }
     };
     let mut out: Vec<IpAddr> = Vec::new();

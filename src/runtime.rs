@@ -105,6 +105,7 @@ pub fn prepare_bundle(
 
 /// Replace this process with the real runtime, `args` untouched: the same
 /// pid, fds, environment and signal mask, as if the engine had called it.
+#[allow(unsafe_code)]
 pub fn exec(real: &Path, args: &[OsString]) -> anyhow::Error {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;

@@ -68,10 +68,6 @@ pub fn hosts_file(dir: &Path, token: &str) -> Option<PathBuf> {
 /// A new random hosts token.
 pub fn new_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        return Err(std::io::Error::last_os_error());
-    }
+    getrandom::fill(&mut bytes).map_err(std::io::Error::from)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
