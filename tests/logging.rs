@@ -451,6 +451,7 @@ trait UmaskExt {
 }
 
 impl UmaskExt for Command {
+    #[allow(unsafe_code)]
     fn pre_exec_umask(&mut self, mask: u32) -> &mut Self {
         use std::os::unix::process::CommandExt;
         let mode = nix::sys::stat::Mode::from_bits_truncate(mask);
