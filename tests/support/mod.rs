@@ -1,13 +1,12 @@
 //! Shared pieces of the binary-level tests: fixtures, a private state dir,
-//! and registry records made through linkshim's own code.
+//! and registry records made through linkshim's own code (the test kit's).
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use linkshim::links::annotation::{Name, parse_expose};
-use linkshim::registry::{Record, Registry};
+use linkshim::registry::Record;
 
 /// A private state directory for one test.
 pub struct Fixture {
@@ -68,18 +67,9 @@ pub fn register_target(
     expose: &str,
     env: &[(&str, &str)],
 ) -> Record {
-    linkshim::state_dir::ensure(&fx.state).unwrap();
-    let rec = Record {
-        addrs: vec!["10.0.0.2".parse().unwrap()],
-        ports: parse_expose(expose).unwrap(),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Record::new(id, Name::parse("test", name).unwrap()).owned_by(std::process::id() as i32)
-    };
-    Registry::open(&fx.state)
-        .unwrap()
-        .register(&rec, None)
-        .unwrap()
+    let addr = "10.0.0.2".parse().unwrap();
+    testkit::register(
+        &fx.state,
+        &testkit::live_record(id, name, &[addr], expose, env),
+    )
 }

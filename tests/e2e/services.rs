@@ -1,13 +1,12 @@
-//! End to end on real podman: service links (Tutum), URL links (Convox),
-//! resources added with the CLI, self-description.
-
-mod common;
+//! podman with the package's hooks.d file: service links (Tutum), URL
+//! links (Convox), resources added with the CLI, a linker's hosts file
+//! following its targets, and a linker in a user namespace.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::*;
 use serde_json::Value;
+use testkit::*;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -49,7 +48,7 @@ impl Setup {
     /// `linkshim ARGS` on this world's directories; its stdout.
     fn linkshim(&self, args: &[&str]) -> String {
         run_ok(
-            common::linkshim(&self.state())
+            testkit::linkshim(&self.state())
                 .arg("--persist-dir")
                 .arg(self.persist())
                 .args(args),
@@ -104,11 +103,7 @@ fn start_replica(podman: &Podman, rootfs: &str, name: &str) {
     );
 }
 
-#[test]
-fn three_replicas_of_a_service_and_a_proxy() {
-    if !e2e_ready("three_replicas_of_a_service_and_a_proxy", &["podman"]) {
-        return;
-    }
+pub fn three_replicas_of_a_service_and_a_proxy() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     let names: Vec<String> = (1..=3).map(|i| unique_name(&format!("web{i}"))).collect();
@@ -208,14 +203,7 @@ fn three_replicas_of_a_service_and_a_proxy() {
     assert_eq!(slots.len(), 3, "{slots:?}");
 }
 
-#[test]
-fn a_url_target_and_a_resource_linked_from_one_container() {
-    if !e2e_ready(
-        "a_url_target_and_a_resource_linked_from_one_container",
-        &["podman"],
-    ) {
-        return;
-    }
+pub fn a_url_target_and_a_resource_linked_from_one_container() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     world.linkshim(&[
@@ -335,11 +323,7 @@ fn a_url_target_and_a_resource_linked_from_one_container() {
     assert!(!failed.status.success(), "a removed resource is no target");
 }
 
-#[test]
-fn a_linkers_hosts_file_follows_its_targets() {
-    if !e2e_ready("a_linkers_hosts_file_follows_its_targets", &["podman"]) {
-        return;
-    }
+pub fn a_linkers_hosts_file_follows_its_targets() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     let start_db = |name: &str| {
@@ -420,14 +404,7 @@ fn a_linkers_hosts_file_follows_its_targets() {
     assert!(hosts().lines().any(|l| l == web_line), "{}", hosts());
 }
 
-#[test]
-fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
-    if !e2e_ready(
-        "a_linker_in_a_user_namespace_gets_its_hosts_file",
-        &["podman"],
-    ) {
-        return;
-    }
+pub fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     let db = unique_name("db");

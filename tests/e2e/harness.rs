@@ -1,26 +1,16 @@
-//! Smoke tests proving the e2e harness (tests/common) works on real runtimes.
-//! Run: `cargo test --test e2e_harness` (root; LINKSHIM_E2E=required to turn
-//! missing prerequisites into failures instead of SKIP lines).
-
-mod common;
+//! Smoke tests of the test kit itself on real runtimes, without linkshim:
+//! podman and containerd run busybox, and two OCI containers in network
+//! namespaces on the test bridge reach each other through a bind-mounted
+//! hosts file.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::*;
+use testkit::*;
 
 const T: Duration = Duration::from_secs(60);
 
-fn timed(test: &str, start: Instant) {
-    eprintln!("TIME {test}: {:.2}s", start.elapsed().as_secs_f64());
-}
-
-#[test]
-fn podman_runs_busybox() {
-    if !e2e_ready("podman_runs_busybox", &["podman"]) {
-        return;
-    }
-    let start = Instant::now();
+pub fn podman_runs_busybox() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
     let podman = Podman::new();
@@ -41,15 +31,9 @@ fn podman_runs_busybox() {
     );
     assert_eq!(out.trim(), "hello-from-linkshim-ok");
     drop(podman);
-    timed("podman_runs_busybox", start);
 }
 
-#[test]
-fn podman_two_containers_http_by_ip() {
-    if !e2e_ready("podman_two_containers_http_by_ip", &["podman"]) {
-        return;
-    }
-    let start = Instant::now();
+pub fn podman_two_containers_http_by_ip() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
     let r = rootfs.to_str().unwrap();
@@ -93,13 +77,11 @@ fn podman_two_containers_http_by_ip() {
     );
     assert_eq!(out, "linkshim-ok\nlinkshim-ok\n");
     drop(podman);
-    timed("podman_two_containers_http_by_ip", start);
 }
 
 /// Server bundle in netns A runs httpd; client bundle in netns B resolves
 /// `srv-alias` through a test-written hosts file bind-mounted at /etc/hosts.
 fn oci_pair_over_hosts_alias(runtime: &str) {
-    let start = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
     let a = NetNs::new("srv");
@@ -161,35 +143,18 @@ fn oci_pair_over_hosts_alias(runtime: &str) {
     );
     assert_eq!(lines.last(), Some(&"linkshim-ok"), "stdout: {stdout}");
     drop((cli, srv, a, b));
-    timed(&format!("{runtime}_netns_hosts_alias"), start);
 }
 
-#[test]
-fn runc_netns_hosts_alias() {
-    if !e2e_ready("runc_netns_hosts_alias", &["runc", "ip"]) {
-        return;
-    }
+pub fn runc_netns_hosts_alias() {
     oci_pair_over_hosts_alias("runc");
 }
 
-#[test]
-fn crun_netns_hosts_alias() {
-    if !e2e_ready("crun_netns_hosts_alias", &["crun", "runc", "ip"]) {
-        return;
-    }
+pub fn crun_netns_hosts_alias() {
     prepare_cgroups();
     oci_pair_over_hosts_alias("crun");
 }
 
-#[test]
-fn containerd_runs_busybox() {
-    if !e2e_ready(
-        "containerd_runs_busybox",
-        &["containerd", "ctr", "podman", "tar"],
-    ) {
-        return;
-    }
-    let start = Instant::now();
+pub fn containerd_runs_busybox() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
     let ctrd = Containerd::start();
@@ -202,5 +167,4 @@ fn containerd_runs_busybox() {
     );
     assert_eq!(out.trim(), "hi");
     drop(ctrd);
-    timed("containerd_runs_busybox", start);
 }

@@ -1,0 +1,128 @@
+//! End-to-end tests: linkshim with real runc, crun, podman and containerd
+//! on this machine, one test binary (`cargo test --test e2e`, as root).
+//!
+//! Cases:
+//! - `links::*`: one link scenario ([`links::scenario`]) on each engine:
+//!   runc and crun through the wrapper, podman with the hooks.d file and
+//!   with the wrapper as `--runtime`, containerd with `ctr run
+//!   --runc-binary`;
+//! - `services::*`: service, URL and resource links, refresh of a running
+//!   linker's hosts file, a linker in a user namespace (podman);
+//! - `harness::*`: smoke tests of the test kit itself.
+//!
+//! A case whose prerequisites (root, tools on PATH) are missing is reported
+//! as ignored with the reason; with `LINKSHIM_E2E=required` (CI) it fails.
+//! The usual test arguments work (`cargo test --test e2e -- links::`,
+//! `--list`, `--test-threads N`). Each case prints `TIME <case>: <s>` to
+//! stderr.
+
+mod harness;
+mod links;
+mod services;
+
+use std::time::Instant;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use testkit::{e2e_required, missing_prerequisites, timed};
+
+use links::Engine;
+
+/// One case: its name, the tools it needs, what it runs (panics on failure).
+struct Case {
+    name: &'static str,
+    needs: &'static [&'static str],
+    run: Box<dyn FnOnce() + Send>,
+}
+
+fn case(name: &'static str, needs: &'static [&'static str], run: fn()) -> Case {
+    Case {
+        name,
+        needs,
+        run: Box::new(run),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v: Vec<Case> = Engine::ALL
+        .into_iter()
+        .map(|e| Case {
+            name: e.case(),
+            needs: e.needs(),
+            run: Box::new(move || links::scenario(e)),
+        })
+        .collect();
+    let podman = &["podman"];
+    v.extend([
+        case(
+            "services::three_replicas_of_a_service_and_a_proxy",
+            podman,
+            services::three_replicas_of_a_service_and_a_proxy,
+        ),
+        case(
+            "services::a_url_target_and_a_resource_linked_from_one_container",
+            podman,
+            services::a_url_target_and_a_resource_linked_from_one_container,
+        ),
+        case(
+            "services::a_linkers_hosts_file_follows_its_targets",
+            podman,
+            services::a_linkers_hosts_file_follows_its_targets,
+        ),
+        case(
+            "services::a_linker_in_a_user_namespace_gets_its_hosts_file",
+            podman,
+            services::a_linker_in_a_user_namespace_gets_its_hosts_file,
+        ),
+        case(
+            "harness::podman_runs_busybox",
+            podman,
+            harness::podman_runs_busybox,
+        ),
+        case(
+            "harness::podman_two_containers_http_by_ip",
+            podman,
+            harness::podman_two_containers_http_by_ip,
+        ),
+        case(
+            "harness::runc_netns_hosts_alias",
+            &["runc", "ip"],
+            harness::runc_netns_hosts_alias,
+        ),
+        case(
+            "harness::crun_netns_hosts_alias",
+            &["crun", "runc", "ip"],
+            harness::crun_netns_hosts_alias,
+        ),
+        case(
+            "harness::containerd_runs_busybox",
+            &["containerd", "ctr", "podman", "tar"],
+            harness::containerd_runs_busybox,
+        ),
+    ]);
+    v
+}
+
+/// The case as a trial: ignored with the reason when a prerequisite is
+/// missing (a failure under `LINKSHIM_E2E=required`), else run and timed.
+fn trial(c: Case) -> Trial {
+    Trial::ignorable_test(c.name, move || {
+        let missing = missing_prerequisites(c.needs);
+        if !missing.is_empty() {
+            let reason = format!("missing {}", missing.join(", "));
+            if e2e_required() {
+                return Err(Failed::from(format!("LINKSHIM_E2E=required but {reason}")));
+            }
+            return Ok(Completion::ignored_with(reason));
+        }
+        let start = Instant::now();
+        (c.run)();
+        timed(c.name, start);
+        Ok(Completion::Completed)
+    })
+}
+
+fn main() {
+    testkit::set_linkshim_bin(env!("CARGO_BIN_EXE_linkshim"));
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, cases().into_iter().map(trial).collect()).exit();
+}
