@@ -2,7 +2,7 @@
 //! hosts rendering. Run: `cargo bench --bench render` (about 20 s).
 //!
 //! The inputs are those of a realistic container with 3 links (the same
-//! shape as the whole-process precreate benchmark in `whole_process.rs`).
+//! shape as the whole-process precreate benchmark in `whole_process/`).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use linkshim::links::annotation::{self, LinkRequest, Name, Port, Proto};
+use linkshim::links::annotation::{self, LinkRequest};
 use linkshim::links::resolve::{self, Resolved, Target};
 use linkshim::registry::Record;
 use linkshim::render::{env, hosts};
@@ -32,35 +32,19 @@ fn annotations() -> BTreeMap<String, String> {
     .collect()
 }
 
-fn record(name: &str, n: u8, ports: Vec<Port>, env: &[(&str, &str)]) -> Record {
-    Record {
-        id: format!("{n:02x}{}", "5e".repeat(31)).into(),
-        name: Name::parse("name", name).unwrap(),
-        service: None,
-        index: None,
-        addrs: vec![
-            format!("10.88.0.{n}").parse::<IpAddr>().unwrap(),
-            format!("fd00::{n}").parse::<IpAddr>().unwrap(),
-        ],
-        ports,
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        links: Vec::new(),
-        url: None,
-        pid: Some(1),
-        pid_start: Some(1),
-        boot_id: "bench".into(),
-        created: 0,
-    }
-}
-
-fn tcp(number: u16) -> Port {
-    Port {
-        number,
-        proto: Proto::Tcp,
-    }
+/// Target `n` named `name`, with an IPv4 and an IPv6 address.
+fn record(name: &str, n: u8, expose: &str, env: &[(&str, &str)]) -> Record {
+    let addrs: [IpAddr; 2] = [
+        format!("10.88.0.{n}").parse().unwrap(),
+        format!("fd00::{n}").parse().unwrap(),
+    ];
+    testkit::live_record(
+        &format!("{n:02x}{}", "5e".repeat(31)),
+        name,
+        &addrs,
+        expose,
+        env,
+    )
 }
 
 /// The 3 links of `web`, resolved to containers.
@@ -69,18 +53,18 @@ fn resolved() -> Vec<Resolved> {
         record(
             "db",
             2,
-            vec![tcp(5432)],
+            "5432",
             &[
                 ("POSTGRES_DB", "app"),
                 ("POSTGRES_USER", "app"),
                 ("PATH", "/bin"),
             ],
         ),
-        record("redis", 3, vec![tcp(6379)], &[("REDIS_VERSION", "7.2.4")]),
+        record("redis", 3, "6379", &[("REDIS_VERSION", "7.2.4")]),
         record(
             "api",
             4,
-            (8000..8010).map(tcp).collect(),
+            "8000-8009",
             &[("API_MODE", "prod"), ("HOME", "/root")],
         ),
     ];

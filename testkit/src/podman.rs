@@ -68,6 +68,11 @@ impl Podman {
     /// `podman --root .. --runroot .. --hooks-dir .. --cgroup-manager cgroupfs
     /// --events-backend file` with CONTAINERS_CONF set. Append the subcommand.
     pub fn cmd(&self) -> Command {
+        self.cmd_with_hooks(&self.hooks_dir())
+    }
+
+    /// [`Podman::cmd`] with `hooks` as its `--hooks-dir` instead of its own.
+    pub fn cmd_with_hooks(&self, hooks: &Path) -> Command {
         let d = self.dir();
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", d.join("containers.conf"))
@@ -76,7 +81,7 @@ impl Podman {
             .arg("--runroot")
             .arg(d.join("runroot"))
             .arg("--hooks-dir")
-            .arg(d.join("hooks.d"))
+            .arg(hooks)
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
         c
     }

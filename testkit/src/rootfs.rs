@@ -4,6 +4,7 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -94,4 +95,16 @@ pub fn prepare_cgroups() {
             );
         }
     });
+}
+
+/// Why [`busybox_rootfs`] cannot work here, if it cannot: `/bin/busybox` is
+/// missing, or dynamically linked (it would not run in the bare rootfs).
+pub fn busybox_unusable() -> Option<String> {
+    let b = Path::new("/bin/busybox");
+    if !b.is_file() {
+        return Some("needs /bin/busybox (package busybox-static)".into());
+    }
+    let out = Command::new("file").arg("-L").arg(b).output().ok()?;
+    (!String::from_utf8_lossy(&out.stdout).contains("statically linked"))
+        .then(|| "/bin/busybox is not statically linked (package busybox-static)".into())
 }
