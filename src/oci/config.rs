@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -36,13 +36,24 @@ pub enum Error {
 }
 
 /// One top-level field: kept as the text it came in until linkshim reads
-/// it for editing. Most of a config (seccomp, capabilities, devices) is
-/// never parsed into a tree, only copied through.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
+/// it, parsed at most once then. Most of a config (seccomp, capabilities,
+/// devices) is never parsed into a tree, only copied through.
+#[derive(Debug, Clone)]
 enum Field {
-    Raw(Box<RawValue>),
+    Raw {
+        text: Box<RawValue>,
+        tree: OnceCell<Value>,
+    },
     Parsed(Value),
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Raw { text, .. } => text.serialize(s),
+            Field::Parsed(v) => v.serialize(s),
+        }
+    }
 }
 
 impl PartialEq for Field {
@@ -52,11 +63,34 @@ impl PartialEq for Field {
 }
 
 impl Field {
-    /// The field as a tree (parsed now when it is still text).
-    fn value(&self) -> Cow<'_, Value> {
+    fn raw(text: Box<RawValue>) -> Field {
+        Field::Raw {
+            text,
+            tree: OnceCell::new(),
+        }
+    }
+
+    /// The field as a tree (parsed on the first read when it is still text).
+    fn value(&self) -> &Value {
         match self {
-            Field::Raw(raw) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
-            Field::Parsed(v) => Cow::Borrowed(v),
+            Field::Raw { text, tree } => {
+                tree.get_or_init(|| serde_json::from_str(text.get()).unwrap_or(Value::Null))
+            }
+            Field::Parsed(v) => v,
+        }
+    }
+
+    /// The field as a tree to edit.
+    fn value_mut(&mut self) -> &mut Value {
+        if let Field::Raw { text, tree } = self {
+            let tree = tree
+                .take()
+                .unwrap_or_else(|| serde_json::from_str(text.get()).unwrap_or(Value::Null));
+            *self = Field::Parsed(tree);
+        }
+        match self {
+            Field::Parsed(v) => v,
+            Field::Raw { .. } => unreachable!("just parsed"),
         }
     }
 }
@@ -78,7 +112,7 @@ impl Config {
         Ok(Config {
             fields: fields
                 .into_iter()
-                .map(|(k, v)| (k, Field::Raw(v)))
+                .map(|(k, v)| (k, Field::raw(v)))
                 .collect(),
         })
     }
@@ -122,23 +156,16 @@ impl Config {
     }
 
     /// A top-level field as a tree.
-    fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
+    fn get(&self, key: &str) -> Option<&Value> {
         self.fields.get(key).map(Field::value)
     }
 
     /// A top-level field as a tree to edit, created (`{}`) when missing.
     fn get_mut(&mut self, key: &str) -> &mut Value {
-        let field = self
-            .fields
+        self.fields
             .entry(key.to_string())
-            .or_insert_with(|| Field::Parsed(Value::Object(Map::new())));
-        if let Field::Raw(raw) = field {
-            *field = Field::Parsed(serde_json::from_str(raw.get()).unwrap_or(Value::Null));
-        }
-        match field {
-            Field::Parsed(v) => v,
-            Field::Raw(_) => unreachable!("just parsed"),
-        }
+            .or_insert_with(|| Field::Parsed(Value::Object(Map::new())))
+            .value_mut()
     }
 
     /// The object at `key`, created (or replaced when not an object).
@@ -226,17 +253,11 @@ impl Config {
 
     /// The mounts array, created when missing.
     pub fn mounts_mut(&mut self) -> &mut Vec<Value> {
-        let entry = self
+        let v = self
             .fields
             .entry("mounts".to_string())
-            .or_insert_with(|| Field::Parsed(Value::Array(Vec::new())));
-        if matches!(entry, Field::Raw(_)) {
-            let v = entry.value().into_owned();
-            *entry = Field::Parsed(v);
-        }
-        let Field::Parsed(v) = entry else {
-            unreachable!("just parsed")
-        };
+            .or_insert_with(|| Field::Parsed(Value::Array(Vec::new())))
+            .value_mut();
         if !v.is_array() {
             *v = Value::Array(Vec::new());
         }

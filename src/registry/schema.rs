@@ -63,10 +63,14 @@ impl Registry {
     /// version another linkshim left (the version is read again under the
     /// write lock, so concurrent openers migrate once).
     pub(super) fn migrate(&mut self) -> Result<(), Error> {
+        // Switching a new database to WAL needs it to itself, and SQLite
+        // may answer "database is locked" at once rather than wait: the
+        // switch is made under the write lock, like every change.
+        let lock = self.lock()?;
         self.conn
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(db(&self.path))?;
-        self.write(|tx| {
+        self.write_locked(&lock, |tx| {
             let conn = tx.conn;
             let run = || -> rusqlite::Result<()> {
                 let from = version(conn)?;

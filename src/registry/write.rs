@@ -12,7 +12,7 @@ use super::liveness::Liveness;
 /// Held while a process writes: writers queue on an `flock` (woken the
 /// moment it is released) instead of SQLite's sleeping busy handler, so
 /// many hooks at once cost little more than one after another.
-struct WriteLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+pub(super) struct WriteLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
 
 /// What a write sees: the transaction, the database path (for errors)
 /// and this machine's liveness.
@@ -23,7 +23,7 @@ pub(super) struct Tx<'a> {
 }
 
 impl Registry {
-    fn lock(&self) -> Result<WriteLock, Error> {
+    pub(super) fn lock(&self) -> Result<WriteLock, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path.with_extension("lock");
         let err = |source| -> Error {
@@ -53,7 +53,16 @@ impl Registry {
         &mut self,
         work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
+        self.write_locked(&lock, work)
+    }
+
+    /// `write`, for a caller that holds the write lock already.
+    pub(super) fn write_locked<T>(
+        &mut self,
+        _lock: &WriteLock,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
