@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod hook;
+pub mod hosts_file;
 pub mod links;
 pub mod logging;
 pub mod model;

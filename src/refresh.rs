@@ -7,17 +7,16 @@
 //! start. Only /etc/hosts does.
 //!
 //! A hosts file is bind-mounted as a file, so it is rewritten in place (the
-//! same inode), not replaced by rename: written from offset 0, then cut to
-//! its new length. A reader in that instant may see a mix, as with the
-//! engines that write /etc/hosts themselves.
+//! same inode), not replaced by rename, in steps a crash at any byte leaves
+//! readable (`hosts_file`). Each linker's refresh holds its hosts file's
+//! lock from before it reads the registry until it has written, so two
+//! targets starting at once both end up in the file.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use log::debug;
 
+use crate::hosts_file;
 use crate::links::resolve;
 use crate::registry::{Record, Registry};
 use crate::render::hosts;
@@ -45,6 +44,25 @@ pub fn linkers_of(
         let Some(file) = state_dir::hosts_file(state, &token) else {
             continue;
         };
+        // A linker without links has no hosts file: nothing to refresh.
+        if std::fs::symlink_metadata(&file).is_err() {
+            continue;
+        }
+        let failed = |e: std::io::Error| {
+            format!(
+                "linker {:?}: {}: {e}",
+                linker.name.as_str(),
+                file.display()
+            )
+        };
+        let _lock = match hosts_file::lock(&file, hosts_file::LOCK_WAIT) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(failed(e));
+                continue;
+            }
+        };
+        // Read under the lock: what every refresh before this one saw.
         let lines = current_lines(reg, persist, &linker);
         debug!(
             "refresh for {:?}: linker {:?}, hosts file {}",
@@ -52,13 +70,8 @@ pub fn linkers_of(
             linker.name.as_str(),
             file.display()
         );
-        // A linker without links has no hosts file: nothing to refresh.
         match rewrite_in_place(&file, &lines) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => errors.push(format!(
-                "linker {:?}: {}: {e}",
-                linker.name.as_str(),
-                file.display()
-            )),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => errors.push(failed(e)),
             _ => {}
         }
     }
@@ -76,24 +89,10 @@ fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) ->
 
 /// Replace linkshim's block of the hosts file at `path`, keeping its inode.
 pub fn rewrite_in_place(path: &Path, lines: &[hosts::Line]) -> std::io::Result<()> {
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut text = String::new();
-    (&mut file).take(1 << 20).read_to_string(&mut text)?;
-    let new = hosts::render(&text, lines);
-    if new == text {
+    if !hosts_file::rewrite(path, lines)? {
         debug!("hosts file {}: unchanged", path.display());
         return Ok(());
     }
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(new.as_bytes())?;
-    file.set_len(new.len() as u64)?;
     debug!(
         "hosts file {}: rewritten with {:?}",
         path.display(),
