@@ -62,6 +62,12 @@ pub fn linkers_of(
                 continue;
             }
         };
+        // Its poststop may have removed the file meanwhile: then the lock
+        // file this made goes too.
+        if std::fs::symlink_metadata(&file).is_err() {
+            let _ = std::fs::remove_file(hosts_file::lock_path(&file));
+            continue;
+        }
         // Read under the lock: what every refresh before this one saw.
         let lines = current_lines(reg, persist, &linker);
         debug!(

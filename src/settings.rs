@@ -54,18 +54,63 @@ pub fn file_needed(state_flag: Option<&Path>, persist_flag: Option<&Path>) -> bo
         || (persist_flag.is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none())
 }
 
-/// The state directory: flag, `LINKSHIM_STATE_DIR`, config file, default.
+/// The state directory: flag, `LINKSHIM_STATE_DIR`, config file, default;
+/// absolute (see [`absolute`]).
 pub fn state_dir(flag: Option<&Path>, file: &File) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
-        .or_else(|| file.state_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(crate::state_dir::DEFAULT))
+    absolute(
+        flag.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
+            .or_else(|| file.state_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::state_dir::DEFAULT)),
+    )
 }
 
-/// The persistent directory: flag, `LINKSHIM_PERSIST_DIR`, config file, default.
+/// The persistent directory: flag, `LINKSHIM_PERSIST_DIR`, config file,
+/// default; absolute (see [`absolute`]).
 pub fn persist_dir(flag: Option<&Path>, file: &File) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(PERSIST_DIR_ENV).map(PathBuf::from))
-        .or_else(|| file.persist_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PERSIST_DIR))
+    absolute(
+        flag.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(PERSIST_DIR_ENV).map(PathBuf::from))
+            .or_else(|| file.persist_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PERSIST_DIR)),
+    )
+}
+
+/// `dir` under the current directory when it is relative: the hooks
+/// linkshim adds carry it, and run with the bundle as their current
+/// directory. Symlinks are left as they are (the state directory refuses
+/// them itself). An empty path, or one with no current directory to be
+/// under, stays as it is and fails where it is used.
+pub fn absolute(dir: PathBuf) -> PathBuf {
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_directory_is_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let file = File {
+            state_dir: Some("rel/state".into()),
+            persist_dir: Some("./rel/persist".into()),
+            runtime: None,
+        };
+        assert_eq!(
+            state_dir(Some(Path::new("s")), &file),
+            cwd.join("s"),
+            "a flag"
+        );
+        assert_eq!(
+            persist_dir(Some(Path::new("/abs/p")), &file),
+            Path::new("/abs/p")
+        );
+        if std::env::var_os(STATE_DIR_ENV).is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none() {
+            assert_eq!(state_dir(None, &file), cwd.join("rel/state"), "the config file");
+            assert!(persist_dir(None, &file).is_absolute());
+            assert!(persist_dir(None, &file).ends_with("rel/persist"));
+        }
+        assert_eq!(absolute(PathBuf::new()), PathBuf::new(), "left to fail where used");
+    }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use log::{debug, info};
 
+use crate::hosts_file;
 use crate::oci::state::State;
 use crate::registry::{PENDING_SECS, Registry};
 use crate::state_dir;
@@ -46,15 +47,13 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
             Err(e) => errors.push(format!("container {}: {e}", state.id)),
         }
     }
-    if let Some(file) = token.and_then(|t| state_dir::hosts_file(state_dir, t)) {
-        match std::fs::remove_file(&file) {
-            Ok(()) => debug!(
-                "container {}: hosts file {} removed",
-                state.id,
-                file.display()
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => errors.push(format!("container {}: {}: {e}", state.id, file.display())),
+    if let Some(hosts) = token.and_then(|t| state_dir::hosts_file(state_dir, t)) {
+        for file in [hosts_file::lock_path(&hosts), hosts] {
+            match std::fs::remove_file(&file) {
+                Ok(()) => debug!("container {}: {} removed", state.id, file.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => errors.push(format!("container {}: {}: {e}", state.id, file.display())),
+            }
         }
     }
     if let Some(reg) = &registry {

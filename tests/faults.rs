@@ -1,0 +1,206 @@
+//! The binary under faults and races: hooks that run at once against one
+//! linker, a container between its create and its start while others stop,
+//! directories given relative to a current directory the hooks do not share.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use support::{Fixture, run_with_stdin};
+
+/// A config from the runc fixture with these annotations, in the test's
+/// own network namespace.
+fn config_with(annotations: Value) -> Value {
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = annotations;
+    for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!("/proc/self/ns/net");
+        }
+    }
+    config
+}
+
+/// A bundle named `name` holding `config`.
+fn bundle(fx: &Fixture, name: &str, config: &Value) -> PathBuf {
+    let b = fx.dir.path().join("bundles").join(name);
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(b.join("config.json"), serde_json::to_vec(config).unwrap()).unwrap();
+    b
+}
+
+/// The state a runtime gives a hook of container `id` (this process).
+fn state(id: &str, bundle: &Path) -> Vec<u8> {
+    serde_json::to_vec(&json!({"ociVersion": "1.0.2", "id": id, "status": "running",
+                                "pid": std::process::id(), "bundle": bundle}))
+    .unwrap()
+}
+
+fn succeeded(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `linkshim hook precreate` on `config`: the prepared config.
+fn precreate(fx: &Fixture, config: &Value) -> Value {
+    let out = support::precreate(fx, &serde_json::to_vec(config).unwrap());
+    succeeded(&out, "precreate");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn token_of(prepared: &Value) -> String {
+    prepared["annotations"]["io.linkshim.internal.token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn relative_state_and_persist_dirs_reach_the_hooks_absolute() {
+    let fx = Fixture::new();
+    let config = config_with(json!({"io.linkshim.name": "solo"}));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linkshim"));
+    cmd.current_dir(fx.dir.path())
+        .args([
+            "--state-dir",
+            "rel/state",
+            "--persist-dir",
+            "./rel/persist",
+            "hook",
+            "precreate",
+        ])
+        .env("LINKSHIM_CONFIG", fx.dir.path().join("no-config.toml"))
+        .env_remove("LINKSHIM_STATE_DIR")
+        .env_remove("LINKSHIM_PERSIST_DIR");
+    let out = run_with_stdin(cmd, &serde_json::to_vec(&config).unwrap());
+    succeeded(&out, "precreate");
+    let prepared: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let base = std::fs::canonicalize(fx.dir.path()).unwrap();
+    let mut seen = 0;
+    for stage in ["poststart", "poststop"] {
+        for hook in prepared["hooks"][stage].as_array().unwrap() {
+            let args: Vec<&str> = hook["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            if args.first() != Some(&"linkshim") {
+                continue;
+            }
+            seen += 1;
+            let after = |flag: &str| {
+                let i = args.iter().position(|a| *a == flag).unwrap();
+                PathBuf::from(args[i + 1])
+            };
+            let (state, persist) = (after("--state-dir"), after("--persist-dir"));
+            assert!(state.is_absolute() && persist.is_absolute(), "{args:?}");
+            assert_eq!(
+                std::fs::canonicalize(&state).unwrap(),
+                base.join("rel/state"),
+                "the state dir precreate used, wherever the hook runs: {args:?}"
+            );
+            assert_eq!(
+                persist.strip_prefix(fx.dir.path()).ok(),
+                Some(Path::new("rel/persist")),
+                "{args:?}"
+            );
+        }
+    }
+    assert_eq!(seen, 2, "one poststart and one poststop hook of linkshim's");
+}
+
+/// Targets that start (and stop) at once, all linked by one running
+/// linker: every one of them is in its hosts file at the end.
+#[test]
+fn parallel_poststarts_against_one_linker_keep_every_line() {
+    const TARGETS: usize = 12;
+    let fx = Fixture::new();
+    let names: Vec<String> = (1..=TARGETS).map(|i| format!("t{i}")).collect();
+    let targets: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .map(|n| {
+            let b = bundle(&fx, n, &config_with(json!({"io.linkshim.name": n})));
+            (format!("cid-{n}"), state(&format!("cid-{n}"), &b))
+        })
+        .collect();
+    for (id, st) in &targets {
+        succeeded(&run_with_stdin(fx.cmd(&["hook", "poststart"]), st), id);
+    }
+    // The linker: prepared with every target up, then started.
+    let prepared = precreate(
+        &fx,
+        &config_with(json!({"io.linkshim.name": "web", "io.linkshim.links": names.join(" ")})),
+    );
+    let hosts = fx.state.join("hosts").join(token_of(&prepared));
+    let b = bundle(&fx, "web", &prepared);
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &state("cid-web", &b)),
+        "linker",
+    );
+    let lines_for = |text: &str| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| {
+                text.lines()
+                    .any(|l| !l.starts_with('#') && l.split_whitespace().nth(1) == Some(n))
+            })
+            .cloned()
+            .collect()
+    };
+    let text = std::fs::read_to_string(&hosts).unwrap();
+    assert_eq!(
+        lines_for(&text),
+        names,
+        "the targets have addresses in this namespace: {text}"
+    );
+
+    let at_once = |stage: &str| {
+        let children: Vec<_> = targets
+            .iter()
+            .map(|(id, st)| {
+                let mut c = fx.cmd(&["hook", stage]);
+                let mut child = c
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                std::io::Write::write_all(&mut child.stdin.take().unwrap(), st).unwrap();
+                (id, child)
+            })
+            .collect();
+        for (id, child) in children {
+            succeeded(&child.wait_with_output().unwrap(), id);
+        }
+    };
+    for round in 0..3 {
+        at_once("poststop");
+        let text = std::fs::read_to_string(&hosts).unwrap();
+        assert_eq!(
+            lines_for(&text),
+            Vec::<String>::new(),
+            "round {round}: every stopped target left: {text}"
+        );
+        at_once("poststart");
+        let text = std::fs::read_to_string(&hosts).unwrap();
+        assert_eq!(
+            lines_for(&text),
+            names,
+            "round {round}: every started target is there: {text}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(fx.state.join("hosts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        left.iter().all(|f| f.starts_with(&token_of(&prepared))),
+        "only the linker's hosts file and its lock: {left:?}"
+    );
+}
