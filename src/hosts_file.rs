@@ -293,6 +293,9 @@ mod tests {
     use super::*;
     use std::net::IpAddr;
 
+    /// What a resolver takes from a line: an address and its names.
+    type Entry = (IpAddr, Vec<String>);
+
     const BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n";
 
     fn line(ip: &str, names: &[&str]) -> hosts::Line {
@@ -321,7 +324,11 @@ mod tests {
         torn_begin.truncate(BASE.len() + 7);
         vec![
             ("no block yet", BASE.into(), old.clone()),
-            ("no newline at the end", b"127.0.0.1\tlocalhost".to_vec(), old.clone()),
+            (
+                "no newline at the end",
+                b"127.0.0.1\tlocalhost".to_vec(),
+                old.clone(),
+            ),
             ("a shorter block", clean.clone(), shorter.clone()),
             ("a longer block", clean.clone(), longer.clone()),
             ("the same size", clean.clone(), {
@@ -339,7 +346,7 @@ mod tests {
     /// blank or a comment: (address, names), or why it cannot be read. A
     /// line is cut at `#`; the address must parse whole and be followed by
     /// a name.
-    fn read_as_resolver(text: &[u8]) -> Vec<(String, Result<(IpAddr, Vec<String>), String>)> {
+    fn read_as_resolver(text: &[u8]) -> Vec<(String, Result<Entry, String>)> {
         let text = String::from_utf8_lossy(text);
         let mut out = Vec::new();
         for raw in text.split('\n') {
@@ -364,7 +371,7 @@ mod tests {
         out
     }
 
-    fn entries(lines: &[hosts::Line]) -> Vec<(IpAddr, Vec<String>)> {
+    fn entries(lines: &[hosts::Line]) -> Vec<Entry> {
         lines.iter().map(|l| (l.ip, l.names.clone())).collect()
     }
 
@@ -429,7 +436,10 @@ mod tests {
         let before = read_as_resolver(start);
         let mut allowed: Vec<_> = before.iter().filter_map(|(_, r)| r.clone().ok()).collect();
         allowed.extend(entries(lines));
-        let at = format!("stopped after {bytes} bytes, {ops} writes");
+        let at = match (bytes, ops) {
+            (usize::MAX, k) => format!("stopped at write {k}"),
+            (n, _) => format!("stopped after {n} bytes"),
+        };
         for (raw, read) in read_as_resolver(&torn) {
             if before.iter().any(|(r, _)| *r == raw) {
                 continue;

@@ -151,6 +151,10 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
     }
+    if !request.links.is_empty() {
+        // Its hosts file is kept from sweeps until it starts or stops.
+        reg.hold_token(&token).map_err(reg_err)?;
+    }
     drop(reg);
     let rendered = resolve::render(request.name.as_str(), &resolved);
     debug!(

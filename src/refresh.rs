@@ -49,11 +49,7 @@ pub fn linkers_of(
             continue;
         }
         let failed = |e: std::io::Error| {
-            format!(
-                "linker {:?}: {}: {e}",
-                linker.name.as_str(),
-                file.display()
-            )
+            format!("linker {:?}: {}: {e}", linker.name.as_str(), file.display())
         };
         let _lock = match hosts_file::lock(&file, hosts_file::LOCK_WAIT) {
             Ok(l) => l,

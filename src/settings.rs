@@ -106,11 +106,20 @@ mod tests {
             persist_dir(Some(Path::new("/abs/p")), &file),
             Path::new("/abs/p")
         );
-        if std::env::var_os(STATE_DIR_ENV).is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none() {
-            assert_eq!(state_dir(None, &file), cwd.join("rel/state"), "the config file");
+        if std::env::var_os(STATE_DIR_ENV).is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none()
+        {
+            assert_eq!(
+                state_dir(None, &file),
+                cwd.join("rel/state"),
+                "the config file"
+            );
             assert!(persist_dir(None, &file).is_absolute());
             assert!(persist_dir(None, &file).ends_with("rel/persist"));
         }
-        assert_eq!(absolute(PathBuf::new()), PathBuf::new(), "left to fail where used");
+        assert_eq!(
+            absolute(PathBuf::new()),
+            PathBuf::new(),
+            "left to fail where used"
+        );
     }
 }

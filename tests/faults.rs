@@ -33,8 +33,10 @@ fn bundle(fx: &Fixture, name: &str, config: &Value) -> PathBuf {
 
 /// The state a runtime gives a hook of container `id` (this process).
 fn state(id: &str, bundle: &Path) -> Vec<u8> {
-    serde_json::to_vec(&json!({"ociVersion": "1.0.2", "id": id, "status": "running",
-                                "pid": std::process::id(), "bundle": bundle}))
+    serde_json::to_vec(
+        &json!({"ociVersion": "1.0.2", "id": id, "status": "running",
+                                "pid": std::process::id(), "bundle": bundle}),
+    )
     .unwrap()
 }
 
@@ -203,4 +205,101 @@ fn parallel_poststarts_against_one_linker_keep_every_line() {
         left.iter().all(|f| f.starts_with(&token_of(&prepared))),
         "only the linker's hosts file and its lock: {left:?}"
     );
+}
+
+/// Backdate `path` by an hour: older than any sweep age.
+fn age(path: &Path) {
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+}
+
+/// A container created long ago and not started yet keeps its hosts file
+/// through other containers' poststops; a file no one holds, or that only
+/// a dead container held, goes.
+#[test]
+fn the_sweep_removes_only_what_the_registry_proves_dead() {
+    let fx = Fixture::new();
+    let b = bundle(&fx, "db", &config_with(json!({"io.linkshim.name": "db"})));
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &state("cid-db", &b)),
+        "target",
+    );
+    let hosts_of = |name: &str| {
+        let prepared = precreate(
+            &fx,
+            &config_with(json!({"io.linkshim.name": name, "io.linkshim.links": "db"})),
+        );
+        let file = fx.state.join("hosts").join(token_of(&prepared));
+        assert!(file.exists(), "{name}: precreate wrote its hosts file");
+        (prepared, file)
+    };
+    // Created, not started: in the gap between create and start.
+    let (_, waiting) = hosts_of("waiting");
+    // Started, then its process died with no poststop.
+    let (prepared, dead) = hosts_of("crashed");
+    let b = bundle(&fx, "crashed", &prepared);
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone_pid = child.id();
+    child.wait().unwrap();
+    let crashed = serde_json::to_vec(&json!({"ociVersion": "1.0.2", "id": "cid-crashed",
+        "status": "running", "pid": gone_pid, "bundle": b}))
+    .unwrap();
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &crashed),
+        "crashed",
+    );
+    // Left by a create whose runtime never ran a hook.
+    let orphan = fx.state.join("hosts/00000000000000000000000000000001");
+    std::fs::write(&orphan, "x").unwrap();
+    for f in [&waiting, &dead, &orphan] {
+        age(f);
+    }
+    let conn = rusqlite::Connection::open(fx.state.join("registry.db")).unwrap();
+    assert_eq!(
+        conn.execute("UPDATE holds SET created = created - 3600", [])
+            .unwrap(),
+        1,
+        "one hold: the container still being created"
+    );
+
+    // Any container's poststop sweeps.
+    let stop = serde_json::to_vec(&json!({"id": "someone-else"})).unwrap();
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststop"]), &stop),
+        "poststop",
+    );
+    assert!(
+        waiting.exists(),
+        "a container between create and start keeps its hosts file"
+    );
+    assert!(!orphan.exists(), "a file no one holds is swept");
+    assert!(!dead.exists(), "a file only a dead container held is swept");
+
+    // Its start takes the hold over; its stop removes the file.
+    let token = waiting.file_name().unwrap().to_str().unwrap().to_string();
+    let prepared = config_with(
+        json!({"io.linkshim.name": "waiting", "io.linkshim.links": "db",
+        "io.linkshim.internal.token": token}),
+    );
+    let b = bundle(&fx, "waiting", &prepared);
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &state("cid-waiting", &b)),
+        "start",
+    );
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststop"]), &stop),
+        "poststop",
+    );
+    assert!(waiting.exists(), "a running container keeps its hosts file");
+    let own = serde_json::to_vec(&json!({"id": "cid-waiting"})).unwrap();
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststop", "--token", &token]), &own),
+        "own poststop",
+    );
+    assert!(!waiting.exists());
 }

@@ -66,8 +66,12 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
     }
 }
 
-/// Remove hosts files older than a reservation that no record holds.
-/// Best effort: what cannot be read or removed is left for the next sweep.
+/// Remove the hosts files (and their lock files) that the registry proves
+/// unused: no live container and no container being created holds their
+/// token (a created container holds it until it starts, however long that
+/// takes). Only files older than a reservation are looked at, so that a
+/// precreate writing one now is left alone. Best effort: what cannot be
+/// read or removed is left for the next sweep.
 fn sweep_orphans(dir: &Path, reg: &Registry) {
     let Ok(entries) = std::fs::read_dir(state_dir::hosts_dir(dir)) else {
         return;
@@ -75,18 +79,26 @@ fn sweep_orphans(dir: &Path, reg: &Registry) {
     let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(token) = name.to_str() else { continue };
-        let Some(path) = state_dir::hosts_file(dir, token) else {
+        let Some(name) = name.to_str() else { continue };
+        let token = name.strip_suffix(".lock").unwrap_or(name);
+        let Some(hosts) = state_dir::hosts_file(dir, token) else {
             continue;
+        };
+        let path = if name == token {
+            hosts
+        } else {
+            hosts_file::lock_path(&hosts)
         };
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t < old);
-        if stale && matches!(reg.has_token(token), Ok(false)) && std::fs::remove_file(&path).is_ok()
+        if stale
+            && matches!(reg.token_held(token), Ok(false))
+            && std::fs::remove_file(&path).is_ok()
         {
             info!(
-                "orphan hosts file {} removed (no record holds it)",
+                "orphan {} removed (the registry holds its token nowhere)",
                 path.display()
             );
         }

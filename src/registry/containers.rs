@@ -7,8 +7,8 @@ use super::Registry;
 use super::codec::{self, json};
 use super::error::{Conflict, Error, db};
 use super::record::Record;
-use super::slots;
 use super::write::Tx;
+use super::{holds, slots};
 use crate::model::Name;
 
 impl Tx<'_> {
@@ -104,6 +104,8 @@ impl Registry {
             stored.index = None;
             // The slot reserved at create time, taken over.
             let slot = token.map(|t| slots::take(tx, t)).transpose()?.flatten();
+            // The hold on its hosts file too: its liveness holds it now.
+            token.map(|t| holds::release(tx, t)).transpose()?;
             if let Some(slot) = slot.filter(|s| rec.service.as_ref() == Some(&s.service)) {
                 stored.index = Some(slot.index);
             }
@@ -146,6 +148,7 @@ impl Registry {
             tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
             if let Some(t) = token {
                 slots::take(tx, t)?;
+                holds::release(tx, t)?;
             }
             tx.exec("DELETE FROM link_targets WHERE linker_id = ?1", [id])?;
             Ok(removed)

@@ -3,17 +3,20 @@
 //! On-disk layout, under the state directory (default `/run/linkshim`, mode 0700):
 //!
 //! ```text
-//! registry.db        SQLite database (WAL mode, schema version 4 in user_version), tables:
+//! registry.db        SQLite database (WAL mode, schema version 5 in user_version), tables:
 //!                      containers    one row per running container: its record (see
 //!                                    `codec`) and the hosts token it was created under
 //!                      reservations  replica slots (service, index) and names reserved
 //!                                    at create time, by hosts token, until the start
 //!                                    takes them over or PENDING_SECS pass
 //!                      link_targets  linker id -> target name, to find a target's linkers
+//!                      holds         hosts tokens of containers created and not started
+//!                                    yet: their hosts files are kept from sweeps
 //!                      resources     things that are not containers
 //! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
 //! registry.lock      writers take an flock on it, then a transaction
 //! hosts/<token>      a linker's hosts file, bind-mounted over its /etc/hosts
+//! hosts/<token>.lock taken while the hosts file is refreshed (`hosts_file`)
 //! linkshim.log       the operator's log: failures, and more at a lower LINKSHIM_LOG
 //! ```
 //!
@@ -29,11 +32,13 @@
 //!
 //! One file per job: `record` (what is stored), `liveness`, `schema`,
 //! `write` (lock + transaction), `codec` (a record <-> a row), `containers`,
-//! `slots` (reservations), `resources`, `error`.
+//! `slots` (reservations), `holds` (hosts files of containers not started
+//! yet), `resources`, `error`.
 
 mod codec;
 mod containers;
 mod error;
+mod holds;
 mod liveness;
 mod record;
 mod resources;

@@ -8,7 +8,7 @@ use super::Registry;
 use super::error::{Error, db};
 
 /// The version `open` brings every registry to (`PRAGMA user_version`).
-pub(super) const VERSION: i32 = 4;
+pub(super) const VERSION: i32 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS reservations (
 );
 CREATE INDEX IF NOT EXISTS reservations_name ON reservations(name);
 CREATE INDEX IF NOT EXISTS reservations_service ON reservations(service);
+CREATE TABLE IF NOT EXISTS holds (
+    token     TEXT PRIMARY KEY,
+    boot_id   TEXT NOT NULL,
+    created   INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS link_targets (
     linker_id TEXT NOT NULL,
     target    TEXT NOT NULL
@@ -83,8 +88,8 @@ impl Registry {
                          ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';",
                     )?;
                 }
-                // Version 2 lacked link_targets and version 3 reservations,
-                // which the schema creates if missing.
+                // Version 2 lacked link_targets, version 3 reservations and
+                // version 4 holds, which the schema creates if missing.
                 conn.execute_batch(SCHEMA)?;
                 if (1..=3).contains(&from) {
                     // Up to version 3 a reserved replica slot was a container
