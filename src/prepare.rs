@@ -151,18 +151,13 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
     }
-    if !request.links.is_empty() {
-        // Its hosts file is kept from sweeps until it starts or stops.
-        reg.hold_token(&token).map_err(reg_err)?;
-    }
-    drop(reg);
     let rendered = resolve::render(request.name.as_str(), &resolved);
     debug!(
         "container {container:?}: variables {:?}",
         rendered.env.iter().map(|(k, _)| k).collect::<Vec<_>>()
     );
 
-    // The one fallible step left comes first; the edits after it cannot fail.
+    // The fallible steps left come first; the edits after them cannot fail.
     let hosts_file = if request.links.is_empty() {
         None
     } else {
@@ -174,6 +169,12 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         })?;
         Some(file)
     };
+    if hosts_file.is_some() {
+        // Its hosts file is kept from sweeps until it starts or stops. (A
+        // file written but not held is an orphan a later sweep removes.)
+        reg.hold_token(&token).map_err(reg_err)?;
+    }
+    drop(reg);
     modify::undo(config);
     env.extend(rendered.env);
     modify::add_env(config, &env);
