@@ -303,3 +303,61 @@ fn the_sweep_removes_only_what_the_registry_proves_dead() {
     );
     assert!(!waiting.exists());
 }
+
+/// A hosts file left torn (by a crash of an older linkshim between its
+/// write and its truncate: a cut line and a stray END after the block) is
+/// whole again after the next refresh, on the same inode.
+#[test]
+fn a_torn_hosts_file_is_repaired_by_the_next_refresh() {
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new();
+    let b = bundle(&fx, "db", &config_with(json!({"io.linkshim.name": "db"})));
+    let db = state("cid-db", &b);
+    succeeded(&run_with_stdin(fx.cmd(&["hook", "poststart"]), &db), "db");
+    let prepared = precreate(
+        &fx,
+        &config_with(json!({"io.linkshim.name": "web", "io.linkshim.links": "db"})),
+    );
+    let hosts = fx.state.join("hosts").join(token_of(&prepared));
+    let b = bundle(&fx, "web", &prepared);
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &state("cid-web", &b)),
+        "linker",
+    );
+    let whole = std::fs::read_to_string(&hosts).unwrap();
+    let line = whole
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("db"))
+        .unwrap_or_else(|| panic!("db has an address in this namespace: {whole}"))
+        .to_string();
+    let ino = std::fs::metadata(&hosts).unwrap().ino();
+    let torn = format!("{whole}{}\n# END linkshim links\n", &line[3..]);
+    std::fs::write(&hosts, &torn).unwrap();
+    assert_eq!(std::fs::metadata(&hosts).unwrap().ino(), ino);
+
+    // The target stops and starts again: two refreshes of the linker.
+    let stop = serde_json::to_vec(&json!({"id": "cid-db"})).unwrap();
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststop"]), &stop),
+        "stop",
+    );
+    let without = std::fs::read_to_string(&hosts).unwrap();
+    assert!(
+        !without.contains(&line[3..]) && !without.contains("# END"),
+        "no line of db, no block: {without}"
+    );
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &db),
+        "start",
+    );
+    assert_eq!(std::fs::read_to_string(&hosts).unwrap(), whole);
+    assert_eq!(std::fs::metadata(&hosts).unwrap().ino(), ino, "same inode");
+
+    // Torn again, and refreshed with no change in the registry.
+    std::fs::write(&hosts, &torn).unwrap();
+    succeeded(
+        &run_with_stdin(fx.cmd(&["hook", "poststart"]), &db),
+        "again",
+    );
+    assert_eq!(std::fs::read_to_string(&hosts).unwrap(), whole);
+}
