@@ -12,6 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use linkshim::links::annotation::{self, LinkRequest};
 use linkshim::links::resolve::{self, Resolved, Target};
+use linkshim::model::share::Policy;
 use linkshim::registry::Record;
 use linkshim::render::{env, hosts};
 
@@ -118,9 +119,9 @@ fn rendering(c: &mut Criterion) {
         })
     });
     g.bench_function("render_links (3 links)", |b| {
-        b.iter(|| resolve::render(black_box("web"), black_box(&links)))
+        b.iter(|| resolve::render(black_box("web"), black_box(&links), Policy::All))
     });
-    let lines = resolve::render("web", &links).hosts;
+    let lines = resolve::render("web", &links, Policy::All).unwrap().hosts;
     let base = "127.0.0.1\tlocalhost\n::1\tlocalhost\n10.88.0.1\thost.containers.internal\n10.88.0.49\t8edbb8b43fe6 web\n";
     let rendered_once = hosts::render(base, &lines);
     g.bench_function("hosts::render (6 lines, fresh base)", |b| {

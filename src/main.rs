@@ -49,9 +49,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hook { stage } => match stage {
             Stage::Precreate => {
-                self_exe().and_then(|exe| hook::precreate::run(&dirs.state, &dirs.persist, &exe))
+                self_exe().and_then(|exe| {
+                    hook::precreate::run(&dirs.state, &dirs.persist, &exe, dirs.share_env())
+                })
             }
-            Stage::Poststart => hook::poststart::run(&dirs.state, &dirs.persist),
+            Stage::Poststart => {
+                hook::poststart::run(&dirs.state, &dirs.persist, dirs.share_env())
+            }
             Stage::Poststop { token } => {
                 hook::poststop::run(&dirs.state, &dirs.persist, token.as_deref())
             }
@@ -112,11 +116,21 @@ fn env_level() -> Option<String> {
 /// Where linkshim keeps its state, from flags, environment and config file.
 struct Dirs {
     file: settings::File,
+    file_broken: bool,
     state: PathBuf,
     persist: PathBuf,
 }
 
 impl Dirs {
+    /// The host's `share_env` policy: Docker's behaviour when unset,
+    /// nothing at all when the config file is broken (its policy is unknown).
+    fn share_env(&self) -> linkshim::model::share::Policy {
+        match self.file_broken {
+            true => linkshim::model::share::Policy::None,
+            false => self.file.share_env.unwrap_or_default(),
+        }
+    }
+
     /// The directories, and the config file's error when it is broken (the
     /// directories then come from flags, environment and defaults alone, so
     /// the error is logged in the state directory the flags name).
@@ -129,6 +143,7 @@ impl Dirs {
             state: settings::state_dir(state, &file),
             persist: settings::persist_dir(persist, &file),
             file,
+            file_broken: broken.is_some(),
         };
         (dirs, broken)
     }
@@ -183,7 +198,7 @@ fn wrapper(
     let prepared = (|| {
         let exe = self_exe()?;
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
-        runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe)?;
+        runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe, dirs.share_env())?;
         Ok(real)
     })();
     let err = match prepared {

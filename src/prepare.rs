@@ -15,6 +15,7 @@ use log::debug;
 
 use crate::links::annotation::{self, Name};
 use crate::links::resolve;
+use crate::model::share::Policy;
 use crate::modify;
 use crate::oci::config::{self, Config};
 use crate::registry::{self, Registry};
@@ -33,6 +34,8 @@ pub struct Context<'a> {
     pub id: Option<&'a str>,
     /// Where persistent resources live (`linkshim resource add --persist`).
     pub persist_dir: Option<&'a Path>,
+    /// What targets may cascade as `<P>_ENV_*` (`share_env =` in the config file).
+    pub share_env: Policy,
 }
 
 /// What `prepare` did.
@@ -58,6 +61,12 @@ pub enum Error {
         container: String,
         #[source]
         source: resolve::Error,
+    },
+    #[error("container {container:?}")]
+    Render {
+        container: String,
+        #[source]
+        source: crate::render::Error,
     },
     #[error("container {container:?}")]
     Registry {
@@ -143,6 +152,13 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
             container: container.clone(),
             source,
         })?;
+    let rendered =
+        resolve::render(request.name.as_str(), &resolved, ctx.share_env).map_err(|source| {
+            Error::Render {
+                container: container.clone(),
+                source,
+            }
+        })?;
     let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
     if let Some(service) = &request.service {
         let index = reg
@@ -151,7 +167,6 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
     }
-    let rendered = resolve::render(request.name.as_str(), &resolved);
     debug!(
         "container {container:?}: variables {:?}",
         rendered.env.iter().map(|(k, _)| k).collect::<Vec<_>>()

@@ -86,7 +86,7 @@ fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) ->
     let resolved: Vec<_> = resolve::resolve_each(reg, &linker.name, &linker.links, persist)
         .map(|each| each.into_iter().filter_map(Result::ok).collect())
         .unwrap_or_default();
-    resolve::render(linker.name.as_str(), &resolved).hosts
+    resolve::hosts(linker.name.as_str(), &resolved)
 }
 
 /// Replace linkshim's block of the hosts file at `path`, keeping its inode.

@@ -55,12 +55,14 @@ fn find(name: &Path) -> Option<PathBuf> {
         .find(|p| executable(p))
 }
 
-/// Prepare the bundle when the runtime is about to create a container.
+/// Prepare the bundle when the runtime is about to create a container;
+/// `share_env` is the host's policy.
 pub fn prepare_bundle(
     inv: &Invocation,
     state_dir: &Path,
     persist_dir: &Path,
     exe: &Path,
+    share_env: crate::model::share::Policy,
 ) -> anyhow::Result<()> {
     if !inv.creates() {
         return Ok(());
@@ -71,10 +73,7 @@ pub fn prepare_bundle(
         None => cwd,
     };
     let path = bundle.join(inv.config.as_deref().unwrap_or(Path::new("config.json")));
-    let text = std::fs::read_to_string(&path).map_err(|source| crate::oci::config::Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = crate::oci::config::read_bounded(&path)?;
     // Most containers are not linkshim's: leave them without parsing JSON.
     if !text.contains(crate::links::annotation::PREFIX) {
         debug!(
@@ -95,6 +94,7 @@ pub fn prepare_bundle(
         bundle: Some(&bundle),
         id: inv.id.as_deref(),
         persist_dir: Some(persist_dir),
+        share_env,
     };
     if let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? {
         config.write_atomic(&path)?;

@@ -8,6 +8,7 @@
 //! state_dir = "/run/linkshim"   # the registry and hosts files
 //! runtime = "/usr/sbin/runc"    # the real runtime the wrapper execs
 //! persist_dir = "/var/lib/linkshim"  # resources added with --persist
+//! share_env = "all"             # what targets may cascade: all, declared, none
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct File {
     pub state_dir: Option<PathBuf>,
     pub persist_dir: Option<PathBuf>,
     pub runtime: Option<PathBuf>,
+    /// What targets may cascade to their linkers as `<P>_ENV_*`.
+    pub share_env: Option<crate::model::share::Policy>,
 }
 
 impl File {

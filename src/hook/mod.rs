@@ -6,9 +6,20 @@ pub mod precreate;
 
 use std::io::Read;
 
-/// Read a hook's stdin whole (a config or a state, at most 16 MiB).
+use crate::model::limits::MAX_CONFIG;
+
+/// Read a hook's stdin whole (a config or a state): more than
+/// [`MAX_CONFIG`] bytes is an error, and no more than that is read.
 pub fn read_stdin() -> std::io::Result<String> {
     let mut text = String::new();
-    std::io::stdin().take(16 << 20).read_to_string(&mut text)?;
+    std::io::stdin()
+        .take(MAX_CONFIG + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("stdin holds more than the {MAX_CONFIG} bytes linkshim reads"),
+        ));
+    }
     Ok(text)
 }

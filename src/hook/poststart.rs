@@ -7,14 +7,15 @@ use anyhow::{Context as _, bail};
 use log::{debug, warn};
 
 use crate::links::annotation;
-use crate::model::NOT_CASCADED;
+use crate::model::share::{self, Policy};
 use crate::modify;
 use crate::netns;
 use crate::oci::{config::Config, state::State};
 use crate::registry::{self, Record, Registry};
 
-/// Run the poststart stage on the state read from stdin.
-pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
+/// Run the poststart stage on the state read from stdin; `policy` is the
+/// host's `share_env`.
+pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let Some(bundle) = &state.bundle else {
@@ -35,7 +36,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let record = record_of(&state, &config)?;
+    let record = record_of(&state, &config, policy)?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
     let token = config.annotations().get(modify::TOKEN).cloned();
@@ -57,8 +58,9 @@ pub fn run(state_dir: &Path, persist_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The registry record of a started container.
-pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
+/// The registry record of a started container: of its environment, only
+/// what it shares under the host's `policy`.
+pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Result<Record> {
     let annotations = config.annotations();
     let request = annotation::parse_request(&annotations, config.hostname().as_deref())
         .with_context(|| format!("container {}", state.id))?;
@@ -72,6 +74,12 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
     };
     let addrs = netns::addresses(&netns)
         .with_context(|| format!("container {:?}", request.name.as_str()))?;
+    let (env, shared) = share::shared(own_env(config), &request.share_env, policy, |k, why| {
+        warn!(
+            "container {:?}: variable {k:?} is not shared: {why}",
+            request.name.as_str()
+        )
+    });
     Ok(Record {
         id: state.id.clone().into(),
         name: request.name,
@@ -79,7 +87,8 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
         index: None,
         addrs,
         ports: request.expose,
-        env: own_env(config),
+        env,
+        shared,
         links: request.links,
         url: request.url,
         pid: state.pid,
@@ -89,15 +98,15 @@ pub fn record_of(state: &State, config: &Config) -> anyhow::Result<Record> {
     })
 }
 
-/// The container's own configured environment: without what linkshim added
-/// and without the variables a link never carries.
+/// The container's own configured environment, without what linkshim added
+/// (which variables it shares is `model::share`'s to decide).
 pub fn own_env(config: &Config) -> Vec<(String, String)> {
-    let added = modify::added_keys(config);
+    let added: std::collections::HashSet<String> = modify::added_keys(config).into_iter().collect();
     config
         .env()
         .iter()
         .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| !added.iter().any(|a| a == k) && !NOT_CASCADED.contains(k))
+        .filter(|(k, _)| !added.contains(*k))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }

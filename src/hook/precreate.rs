@@ -7,11 +7,17 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+use crate::model::share::Policy;
 use crate::oci::config::Config;
 use crate::prepare::{self, Context};
 
-/// Run the precreate stage.
-pub fn run(state_dir: &Path, persist_dir: &Path, exe: &Path) -> anyhow::Result<()> {
+/// Run the precreate stage; `share_env` is the host's policy.
+pub fn run(
+    state_dir: &Path,
+    persist_dir: &Path,
+    exe: &Path,
+    share_env: Policy,
+) -> anyhow::Result<()> {
     let text = super::read_stdin().context("reading the config from stdin")?;
     let mut config = Config::parse(&text, Path::new("<stdin>"))?;
     let ctx = Context {
@@ -20,6 +26,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, exe: &Path) -> anyhow::Result<(
         bundle: None,
         id: None,
         persist_dir: Some(persist_dir),
+        share_env,
     };
     let out = match prepare::prepare(&mut config, &ctx)? {
         prepare::Outcome::Untouched => text.into_bytes(),

@@ -5,10 +5,12 @@
 //! result is made of newtypes that cannot hold a value that would break a
 //! hosts line or an environment variable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::model::limits::{MAX_ANNOTATION, MAX_LINKS, MAX_PORTS};
+pub use crate::model::share::Choice as ShareEnv;
 pub use crate::model::{Family, LinkRequest, Name, NameError, Port, Proto, sort_ports};
-use crate::model::{Template, prefix};
+use crate::model::{Template, prefix, vars};
 
 /// The name this container answers to.
 pub const NAME: &str = "io.linkshim.name";
@@ -20,8 +22,14 @@ pub const EXPOSE: &str = "io.linkshim.expose";
 pub const SERVICE: &str = "io.linkshim.service";
 /// How clients should address this container: a URL whose host (and port) may be empty.
 pub const URL: &str = "io.linkshim.url";
+/// What this container cascades to its linkers as `<P>_ENV_*`: `none`, or
+/// the keys it shares.
+pub const SHARE_ENV: &str = "io.linkshim.share-env";
 /// Every annotation linkshim reads or writes starts with this.
 pub const PREFIX: &str = "io.linkshim.";
+/// linkshim's own bookkeeping annotations start with this; their size is
+/// linkshim's to bound, not the user's.
+pub const INTERNAL_PREFIX: &str = "io.linkshim.internal.";
 
 /// Name annotations of container managers, tried in order when
 /// `io.linkshim.name` is absent.
@@ -77,6 +85,36 @@ pub enum Error {
         why: String,
     },
     #[error(
+        "annotation {annotation}: alias {alias:?} would give the linker {key} ({why}; rename the alias)"
+    )]
+    DeniedAlias {
+        annotation: String,
+        alias: String,
+        key: String,
+        why: &'static str,
+    },
+    #[error(
+        "annotation {annotation}: {count} {what} is more than the {max} linkshim accepts per container"
+    )]
+    TooMany {
+        annotation: String,
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error(
+        "annotation {annotation}: its value is {len} bytes, more than the {MAX_ANNOTATION} linkshim accepts"
+    )]
+    TooLong { annotation: String, len: usize },
+    #[error(
+        "annotation {annotation}: {text:?} is not valid: {why} (write the keys to share, separated by commas or spaces, or none)"
+    )]
+    BadShareEnv {
+        annotation: String,
+        text: String,
+        why: String,
+    },
+    #[error(
         "no name: set annotation {NAME} (or a manager name annotation, or the config's hostname)"
     )]
     NoName,
@@ -95,8 +133,22 @@ fn entries(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Parse `io.linkshim.links`.
+/// Parse `io.linkshim.links`: at most [`MAX_LINKS`] links.
 pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
+    let items = entries(text);
+    if items.len() > MAX_LINKS {
+        return Err(Error::TooMany {
+            annotation: LINKS.to_string(),
+            what: "links",
+            count: items.len(),
+            max: MAX_LINKS,
+        });
+    }
+    parse_link_list(text, items)
+}
+
+/// The links of `text`, split into `items`, validated; linear in their number.
+fn parse_link_list(text: &str, items: Vec<&str>) -> Result<Vec<LinkRequest>, Error> {
     let bad = |item: &str, why: String| Error::BadLink {
         annotation: LINKS.to_string(),
         text: item.to_string(),
@@ -106,16 +158,15 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
     if text.trim().is_empty() {
         return Ok(links);
     }
-    for item in entries(text) {
+    let mut aliases: HashSet<Name> = HashSet::with_capacity(items.len());
+    let mut prefixes: HashMap<String, Name> = HashMap::with_capacity(items.len());
+    for item in items {
         if item.is_empty() {
             return Err(bad(text, "an entry is empty".into()));
         }
-        let LinkRequest {
-            target,
-            alias,
-            family,
-        } = LinkRequest::parse(item).map_err(|why| bad(item, why))?;
-        if links.iter().any(|l| l.alias == alias) {
+        let link = LinkRequest::parse(item).map_err(|why| bad(item, why))?;
+        let alias = &link.alias;
+        if !aliases.insert(alias.clone()) {
             return Err(Error::DuplicateAlias {
                 annotation: LINKS.to_string(),
                 alias: alias.to_string(),
@@ -128,29 +179,33 @@ pub fn parse_links(text: &str) -> Result<Vec<LinkRequest>, Error> {
                 alias: alias.to_string(),
             });
         }
-        if let Some(other) = links
-            .iter()
-            .find(|l| prefix(l.alias.as_str()) == alias_prefix)
-        {
+        if let Some((key, why)) = vars::denied_for_prefix(&alias_prefix) {
+            return Err(Error::DeniedAlias {
+                annotation: LINKS.to_string(),
+                alias: alias.to_string(),
+                key,
+                why,
+            });
+        }
+        if let Some(other) = prefixes.get(&alias_prefix) {
             return Err(Error::PrefixClash {
                 annotation: LINKS.to_string(),
-                first: other.alias.to_string(),
+                first: other.to_string(),
                 second: alias.to_string(),
                 prefix: alias_prefix,
             });
         }
-        links.push(LinkRequest {
-            target,
-            alias,
-            family,
-        });
+        prefixes.insert(alias_prefix, alias.clone());
+        links.push(link);
     }
     Ok(links)
 }
 
-/// Parse `io.linkshim.expose`; the result is in Docker's port order.
+/// Parse `io.linkshim.expose`; the result is in Docker's port order. At
+/// most [`MAX_PORTS`] ports, a range counting each of its ports.
 pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
     let mut ports = Vec::new();
+    let mut count = 0usize;
     if text.trim().is_empty() {
         return Ok(ports);
     }
@@ -192,6 +247,15 @@ pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
         if start > end {
             return Err(bad("a range's start is above its end"));
         }
+        count += usize::from(end - start) + 1;
+        if count > MAX_PORTS {
+            return Err(Error::TooMany {
+                annotation: EXPOSE.to_string(),
+                what: "ports (a range counts each)",
+                count,
+                max: MAX_PORTS,
+            });
+        }
         ports.extend((start..=end).map(|number| Port { number, proto }));
     }
     sort_ports(&mut ports);
@@ -206,6 +270,8 @@ pub struct Request {
     pub expose: Vec<Port>,
     pub service: Option<Name>,
     pub url: Option<Template>,
+    /// What it cascades to its linkers (`io.linkshim.share-env`).
+    pub share_env: ShareEnv,
 }
 
 /// True when any annotation is linkshim's: such a container is linkshim's to handle.
@@ -238,6 +304,14 @@ pub fn parse_request(
     annotations: &BTreeMap<String, String>,
     hostname: Option<&str>,
 ) -> Result<Request, Error> {
+    if let Some((key, value)) = annotations.iter().find(|(k, v)| {
+        k.starts_with(PREFIX) && !k.starts_with(INTERNAL_PREFIX) && v.len() > MAX_ANNOTATION
+    }) {
+        return Err(Error::TooLong {
+            annotation: key.clone(),
+            len: value.len(),
+        });
+    }
     let name = container_name(annotations, hostname)?;
     let links = match annotations.get(LINKS) {
         Some(t) => parse_links(t)?,
@@ -254,19 +328,32 @@ pub fn parse_request(
     let url = annotations
         .get(URL)
         .map(|u| {
-            Template::parse(u.trim()).map_err(|why| Error::BadUrl {
+            let bad = |why| Error::BadUrl {
                 annotation: URL.to_string(),
                 text: u.to_string(),
                 why,
-            })
+            };
+            if crate::model::url::has_encoded_nul(u) {
+                return Err(bad("a percent-decoded part holds a NUL byte (%00)".into()));
+            }
+            Template::parse(u.trim()).map_err(bad)
         })
         .transpose()?;
+    let share_env = match annotations.get(SHARE_ENV) {
+        None => ShareEnv::Default,
+        Some(t) => ShareEnv::parse(t).map_err(|why| Error::BadShareEnv {
+            annotation: SHARE_ENV.to_string(),
+            text: t.to_string(),
+            why,
+        })?,
+    };
     Ok(Request {
         name,
         links,
         expose,
         service,
         url,
+        share_env,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 
+use crate::model::share::Policy;
 use crate::model::url::{self, Template};
 use crate::model::{LinkRequest, Name, Port, Proto};
 use crate::registry::{self, Record, Registry, Resource};
@@ -53,14 +54,26 @@ fn endpoint(r: &Record) -> Endpoint<'_> {
         addrs: &r.addrs,
         ports: &r.ports,
         env: &r.env,
+        shared: r.shared,
         url: r.url.as_ref(),
     }
 }
 
-/// Render every resolved link of `linker`.
-pub fn render(linker: &str, links: &[Resolved]) -> Rendered {
+/// Render every resolved link of `linker`, its targets' own variables
+/// under the host's `policy`.
+pub fn render(
+    linker: &str,
+    links: &[Resolved],
+    policy: Policy,
+) -> Result<Rendered, render::Error> {
     let views: Vec<render::Link<'_>> = links.iter().map(Resolved::view).collect();
-    render::render_links(linker, &views)
+    render::render_links(linker, &views, policy)
+}
+
+/// The hosts lines of every resolved link of `linker`.
+pub fn hosts(linker: &str, links: &[Resolved]) -> Vec<render::hosts::Line> {
+    let views: Vec<render::Link<'_>> = links.iter().map(Resolved::view).collect();
+    render::hosts_lines(linker, &views)
 }
 
 /// Why a link could not be resolved.
@@ -234,6 +247,8 @@ pub fn resource_record(r: &Resource) -> Record {
             .into_iter()
             .collect(),
         env: r.env.clone(),
+        // The operator declared each of a resource's variables.
+        shared: Policy::Declared,
         url: Template::parse(&r.url).ok(),
         ..Record::new(String::new(), r.name.clone())
     }
@@ -351,7 +366,9 @@ mod render_tests {
                 request: parse_links("pg:db").unwrap().remove(0),
                 target: Target::Resource { resource, record },
             }],
-        );
+            Policy::All,
+        )
+        .unwrap();
         let get = |k: &str| {
             r.env
                 .iter()

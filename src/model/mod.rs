@@ -1,15 +1,19 @@
-//! The shared vocabulary: names, ports, link requests, container ids and
-//! URL templates, the words every other module speaks.
+//! The shared vocabulary: names, ports, link requests, container ids, URL
+//! templates, what a target shares, which variables are safe and the size
+//! caps: the words every other module speaks.
 //!
 //! Nothing here imports the rest of the crate, so the annotation parser,
 //! the registry and the renderers can all use it without depending on one
 //! another: model <- {annotation, registry, render} <- resolve <- prepare.
 
 mod id;
+pub mod limits;
 mod link;
 mod name;
 mod port;
+pub mod share;
 pub mod url;
+pub mod vars;
 
 pub use id::{ContainerId, short_id};
 pub use link::{Family, LinkRequest};

@@ -128,6 +128,12 @@ impl From<Template> for String {
     }
 }
 
+/// True when a percent-decoded part of `text` would hold a NUL byte
+/// (`p%00w`): no process can receive it in a variable.
+pub fn has_encoded_nul(text: &str) -> bool {
+    text.contains('\0') || percent_decode_str(text).any(|b| b == 0)
+}
+
 /// A filled URL and its parts, percent-decoded: what a linker gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts {

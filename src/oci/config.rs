@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::model::limits::MAX_CONFIG;
+
 /// Why a config could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -33,6 +35,30 @@ pub enum Error {
         "{path}: is a symlink; linkshim replaces only a regular config.json (point the bundle at the file itself)"
     )]
     Symlink { path: PathBuf },
+    #[error("{path}: is larger than the {MAX_CONFIG} bytes linkshim reads")]
+    TooLarge { path: PathBuf },
+}
+
+/// The text of `path`, at most [`MAX_CONFIG`] bytes (a larger file is an
+/// error, never read whole).
+pub fn read_bounded(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut text = String::new();
+    fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CONFIG + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_CONFIG {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
 }
 
 /// One top-level field: kept as the text it came in until linkshim reads
@@ -119,11 +145,7 @@ impl Config {
 
     /// Read `path`.
     pub fn read(path: &Path) -> Result<Config, Error> {
-        let text = fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text, path)
+        Config::parse(&read_bounded(path)?, path)
     }
 
     /// The config as JSON text.

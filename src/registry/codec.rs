@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::{Error, corrupt, db};
 use super::record::Record;
+use crate::model::share::Policy;
 use crate::model::{Name, Template};
 
 /// The columns a record is read from.
@@ -18,6 +19,33 @@ pub(super) const COLUMNS: &str =
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// The `env` column: the variables and how they were chosen,
+/// `{"shared":"declared","vars":[["K","V"],...]}`. A bare list is a row
+/// from a linkshim that did not filter: read as shared under `all`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum EnvColumn {
+    Marked {
+        shared: Policy,
+        vars: Vec<(String, String)>,
+    },
+    Bare(Vec<(String, String)>),
+}
+
+fn env_json(rec: &Record) -> String {
+    json(&EnvColumn::Marked {
+        shared: rec.shared,
+        vars: rec.env.clone(),
+    })
+}
+
+fn env_of(text: &str) -> Result<(Vec<(String, String)>, Policy), serde_json::Error> {
+    Ok(match serde_json::from_str(text)? {
+        EnvColumn::Marked { shared, vars } => (vars, shared),
+        EnvColumn::Bare(vars) => (vars, Policy::All),
+    })
 }
 
 /// Add or replace the row of `rec`, carrying the hosts `token` of its container.
@@ -35,7 +63,7 @@ pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusql
         ":svc_index": rec.index,
         ":addrs": json(&rec.addrs),
         ":ports": json(&rec.ports),
-        ":env": json(&rec.env),
+        ":env": env_json(rec),
         ":links": json(&rec.links),
         ":url": rec.url.as_ref().map(Template::to_string),
         ":pid": rec.pid,
@@ -62,6 +90,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
     let (boot_id, created) = (row.get("boot_id")?, row.get("created")?);
     Ok((|| {
         let field = |col: &'static str| move |e: serde_json::Error| format!("{col}: {e}");
+        let (env, shared) = env_of(&env).map_err(field("env"))?;
         Ok(Record {
             id: id.into(),
             name: Name::parse("name", &name).map_err(|e| e.to_string())?,
@@ -72,7 +101,8 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
             index,
             addrs: serde_json::from_str(&addrs).map_err(field("addrs"))?,
             ports: serde_json::from_str(&ports).map_err(field("ports"))?,
-            env: serde_json::from_str(&env).map_err(field("env"))?,
+            env,
+            shared,
             links: serde_json::from_str(&links).map_err(field("links"))?,
             url: url
                 .map(|u| Template::parse(&u).map_err(|why| format!("url {u:?}: {why}")))
@@ -151,6 +181,7 @@ mod tests {
                 proto: Proto::Udp,
             }],
             env: vec![("A".into(), "1=2".into())],
+            shared: Policy::Declared,
             links: vec![
                 LinkRequest::parse("db:data").unwrap(),
                 LinkRequest::parse("redis:cache+convox").unwrap(),

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::liveness::{self, Liveness};
+use crate::model::share::Policy;
 use crate::model::{ContainerId, LinkRequest, Name, Port, Template};
 
 /// One running container, as registered at its start.
@@ -19,8 +20,12 @@ pub struct Record {
     pub addrs: Vec<IpAddr>,
     /// Exposed ports, in Docker's order.
     pub ports: Vec<Port>,
-    /// Its own configured environment (see `model::NOT_CASCADED`).
+    /// What it shares of its own configured environment (see
+    /// `model::NOT_CASCADED` and `model::share`).
     pub env: Vec<(String, String)>,
+    /// How `env` was chosen: `all` (Docker's behaviour, or a row from a
+    /// linkshim that did not filter), `declared` or `none`.
+    pub shared: Policy,
     /// Its links.
     pub links: Vec<LinkRequest>,
     /// How clients should address it (`io.linkshim.url`), host left empty.
@@ -47,6 +52,7 @@ impl Record {
             addrs: vec![],
             ports: vec![],
             env: vec![],
+            shared: Policy::All,
             links: vec![],
             url: None,
             pid: None,

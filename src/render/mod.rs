@@ -8,10 +8,12 @@ pub mod hosts;
 
 use std::net::IpAddr;
 
-use log::debug;
+use log::{debug, warn};
 
+use crate::model::limits::{MAX_ENV_BYTES, MAX_ENV_VARS};
+use crate::model::share::Policy;
 use crate::model::url::{self, Template};
-use crate::model::{Family, LinkRequest, Port, Proto, primary_ip};
+use crate::model::{Family, LinkRequest, Port, Proto, primary_ip, vars};
 
 /// Everything linkshim adds to a linker for its links.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,10 +34,34 @@ pub struct Endpoint<'a> {
     pub addrs: &'a [IpAddr],
     /// In Docker's order.
     pub ports: &'a [Port],
-    /// Its own configured environment.
+    /// What it shares of its own configured environment.
     pub env: &'a [(String, String)],
+    /// How `env` was chosen (see [`Policy::admits`]).
+    pub shared: Policy,
     /// How clients should address it (`io.linkshim.url`).
     pub url: Option<&'a Template>,
+}
+
+/// Why a linker's variables could not be rendered; the caller names the linker.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error(
+        "link \"{link}\": it would give the linker {key}, which linkshim never sets: {why} (rename the alias)"
+    )]
+    Denied {
+        link: String,
+        key: String,
+        why: &'static str,
+    },
+    #[error(
+        "link \"{link}\": with it the linker would receive {count} variables ({bytes} bytes), over linkshim's cap of {MAX_ENV_VARS} variables and {MAX_ENV_BYTES} bytes per container (expose fewer ports on {target:?}, or link to fewer targets)"
+    )]
+    TooMany {
+        link: String,
+        target: String,
+        count: usize,
+        bytes: usize,
+    },
 }
 
 /// What one link points at.
@@ -54,53 +80,118 @@ pub struct Link<'a> {
     pub to: To<'a>,
 }
 
-/// Render every link of `linker`.
-pub fn render_links(linker: &str, links: &[Link<'_>]) -> Rendered {
+/// Render every link of `linker`; a target's own variables are cascaded
+/// only when the host's `policy` admits how they were chosen. A variable no
+/// process can receive (a NUL, a bad key) is dropped with a log line; a key
+/// on the deny list (`model::vars`), or more variables than the caps allow,
+/// is an error naming the link.
+pub fn render_links(
+    linker: &str,
+    links: &[Link<'_>],
+    policy: Policy,
+) -> Result<Rendered, Error> {
+    let mut out = Rendered::default();
+    let mut bytes = 0;
+    for link in links {
+        let start = out.env.len();
+        render_one(&mut out, linker, link, policy);
+        bytes += check(&mut out.env, start, linker, link)?;
+        if out.env.len() > MAX_ENV_VARS || bytes > MAX_ENV_BYTES {
+            return Err(Error::TooMany {
+                link: link.request.to_string(),
+                target: link.request.target.to_string(),
+                count: out.env.len(),
+                bytes,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Check the variables of `link`, `env[start..]`: drop those no process
+/// can receive, refuse a denied key. Returns the bytes of what is kept.
+fn check(
+    env: &mut Vec<(String, String)>,
+    start: usize,
+    linker: &str,
+    link: &Link<'_>,
+) -> Result<usize, Error> {
+    let mut kept = Vec::with_capacity(env.len() - start);
+    let mut bytes = 0;
+    for (k, v) in env.drain(start..) {
+        if let Err(why) = vars::check_pair(&k, &v) {
+            warn!(
+                "{linker:?}: link \"{}\": variable {k:?} dropped: {why}",
+                link.request
+            );
+            continue;
+        }
+        if let Some(why) = vars::denied(&k) {
+            return Err(Error::Denied {
+                link: link.request.to_string(),
+                key: k,
+                why,
+            });
+        }
+        bytes += k.len() + v.len() + 2;
+        kept.push((k, v));
+    }
+    env.extend(kept);
+    Ok(bytes)
+}
+
+/// Only the hosts lines of every link of `linker` (a live refresh needs no variables).
+pub fn hosts_lines(linker: &str, links: &[Link<'_>]) -> Vec<hosts::Line> {
     let mut out = Rendered::default();
     for link in links {
-        let alias = link.request.alias.as_str();
-        let family = link.request.family;
-        let prefix = crate::model::prefix(alias);
-        match &link.to {
-            To::One(target) => {
+        render_one(&mut out, linker, link, Policy::None);
+    }
+    out.hosts
+}
+
+/// The variables and hosts lines of one link, unchecked.
+fn render_one(out: &mut Rendered, linker: &str, link: &Link<'_>, policy: Policy) {
+    let alias = link.request.alias.as_str();
+    let family = link.request.family;
+    let prefix = crate::model::prefix(alias);
+    match &link.to {
+        To::One(target) => {
+            debug!(
+                "{linker:?}: link {alias:?} -> {:?} (id {}) at {:?}",
+                target.name, target.id, target.addrs
+            );
+            one_target(out, linker, alias, &prefix, family, target, policy);
+            out.hosts.extend(hosts::link_lines(
+                alias,
+                target.id,
+                target.name,
+                target.addrs,
+            ));
+        }
+        To::Replicas(replicas) => {
+            let mut urls = Vec::new();
+            for (index, rec) in replicas {
                 debug!(
-                    "{linker:?}: link {alias:?} -> {:?} (id {}) at {:?}",
-                    target.name, target.id, target.addrs
+                    "{linker:?}: link {alias:?} -> replica {index} {:?} (id {}) at {:?}",
+                    rec.name, rec.id, rec.addrs
                 );
-                one_target(&mut out, linker, alias, &prefix, family, target);
-                out.hosts.extend(hosts::link_lines(
-                    alias,
-                    target.id,
-                    target.name,
-                    target.addrs,
-                ));
+                let replica_alias = format!("{alias}-{index}");
+                let replica_prefix = format!("{prefix}_{index}");
+                if family == Family::Docker {
+                    docker(out, linker, &replica_alias, &replica_prefix, rec, policy);
+                }
+                urls.extend(filled_url(rec, family));
+                for mut line in hosts::link_lines(&replica_alias, rec.id, rec.name, rec.addrs) {
+                    line.names.insert(0, alias.to_string());
+                    out.hosts.push(line);
+                }
             }
-            To::Replicas(replicas) => {
-                let mut urls = Vec::new();
-                for (index, rec) in replicas {
-                    debug!(
-                        "{linker:?}: link {alias:?} -> replica {index} {:?} (id {}) at {:?}",
-                        rec.name, rec.id, rec.addrs
-                    );
-                    let replica_alias = format!("{alias}-{index}");
-                    let replica_prefix = format!("{prefix}_{index}");
-                    if family == Family::Docker {
-                        docker(&mut out, linker, &replica_alias, &replica_prefix, rec);
-                    }
-                    urls.extend(filled_url(rec, family));
-                    for mut line in hosts::link_lines(&replica_alias, rec.id, rec.name, rec.addrs) {
-                        line.names.insert(0, alias.to_string());
-                        out.hosts.push(line);
-                    }
-                }
-                if let Some(first) = urls.first() {
-                    url_env(&mut out, &prefix, family, first);
-                    out.env.push((format!("{prefix}_URLS"), urls.join(",")));
-                }
+            if let Some(first) = urls.first() {
+                url_env(out, &prefix, family, first);
+                out.env.push((format!("{prefix}_URLS"), urls.join(",")));
             }
         }
     }
-    out
 }
 
 /// The variables of one container (or resource) target, in `family`.
@@ -111,22 +202,35 @@ fn one_target(
     prefix: &str,
     family: Family,
     rec: &Endpoint<'_>,
+    policy: Policy,
 ) {
     if family == Family::Docker {
-        docker(out, linker, alias, prefix, rec);
+        docker(out, linker, alias, prefix, rec, policy);
     }
     if let Some(u) = filled_url(rec, family) {
         url_env(out, prefix, family, &u);
     }
 }
 
-/// Docker's variables for one container target, plus `<P>_PORTS`.
-fn docker(out: &mut Rendered, linker: &str, alias: &str, prefix: &str, rec: &Endpoint<'_>) {
+/// Docker's variables for one container target, plus `<P>_PORTS`; its
+/// own variables only when `policy` admits how they were chosen.
+fn docker(
+    out: &mut Rendered,
+    linker: &str,
+    alias: &str,
+    prefix: &str,
+    rec: &Endpoint<'_>,
+    policy: Policy,
+) {
     let ip = primary_ip(rec.addrs);
     let view = env::TargetView {
         ip,
         ports: rec.ports,
-        env: rec.env,
+        env: if policy.admits(rec.shared) {
+            rec.env
+        } else {
+            &[]
+        },
     };
     out.env
         .extend(env::docker_link_env(prefix, linker, alias, view));
@@ -173,7 +277,7 @@ fn url_env(out: &mut Rendered, prefix: &str, family: Family, filled: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::links::annotation::{parse_expose, parse_links};
+    use crate::links::annotation::parse_expose;
 
     /// The data a test target owns; `ep` lends it as an [`Endpoint`].
     struct Rec {
@@ -183,6 +287,7 @@ mod tests {
         addrs: Vec<IpAddr>,
         ports: Vec<Port>,
         env: Vec<(String, String)>,
+        shared: Policy,
         url: Option<Template>,
     }
 
@@ -194,6 +299,7 @@ mod tests {
                 addrs: &self.addrs,
                 ports: &self.ports,
                 env: &self.env,
+                shared: self.shared,
                 url: self.url.as_ref(),
             }
         }
@@ -207,6 +313,7 @@ mod tests {
             addrs: vec![ip.parse().unwrap()],
             ports: parse_expose(expose).unwrap(),
             env: vec![("WEBROOT".into(), "/login".into())],
+            shared: Policy::All,
             url: url.map(|u| Template::parse(u).unwrap()),
         }
     }
@@ -223,14 +330,104 @@ mod tests {
     }
 
     fn render_one(linker: &str, text: &str, to: To<'_>) -> Rendered {
-        let request = parse_links(text).unwrap().remove(0);
+        try_render(linker, text, to, Policy::All).unwrap()
+    }
+
+    fn try_render(linker: &str, text: &str, to: To<'_>, policy: Policy) -> Result<Rendered, Error> {
+        let request = LinkRequest::parse(text).unwrap();
         render_links(
             linker,
             &[Link {
                 request: &request,
                 to,
             }],
+            policy,
         )
+    }
+
+    #[test]
+    fn the_host_policy_admits_what_a_row_shares() {
+        use Policy::{All, Declared};
+        for (policy, mark, want) in [
+            (All, All, Some("/login")),
+            (All, Declared, Some("/login")),
+            (Declared, All, None),
+            (Declared, Declared, Some("/login")),
+            (Policy::None, Declared, None),
+        ] {
+            let mut target = rec("i", "web", "10.0.0.1", "80", Option::None);
+            target.shared = mark;
+            let r = try_render("p", "web", To::One(target.ep()), policy).unwrap();
+            assert_eq!(get(&r, "WEB_ENV_WEBROOT"), want, "{policy:?} / {mark:?}");
+            assert_eq!(get(&r, "WEB_PORT"), Some("tcp://10.0.0.1:80"));
+        }
+    }
+
+    #[test]
+    fn denied_keys_are_refused_with_the_link_and_the_key() {
+        // Requests made without the annotation parser (which refuses these
+        // aliases first): the renderer checks every key it makes on its own.
+        let replica = rec("i", "w", "10.0.0.1", "80", Some("http://:80/"));
+        let err = try_render(
+            "p",
+            "w:ld_x",
+            To::One(replica.ep()),
+            Policy::All,
+        );
+        assert!(matches!(err, Err(Error::Denied { ref key, .. }) if key == "LD_X_NAME"), "{err:?}");
+        let err = try_render("p", "api:docker", To::One(replica.ep()), Policy::All)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DOCKER_HOST"), "{err}");
+        assert!(err.contains("link \"api:docker\""), "{err}");
+    }
+
+    #[test]
+    fn malformed_variables_are_dropped() {
+        let mut target = rec("i", "db", "10.0.0.1", "", Some("redis://:p%00w@:6379/0"));
+        target.env = vec![
+            ("OK".into(), "1".into()),
+            ("NUL".into(), "a\0b".into()),
+            ("A\nB".into(), "x".into()),
+        ];
+        let r = try_render("p", "db", To::One(target.ep()), Policy::All).unwrap();
+        assert_eq!(get(&r, "DB_ENV_OK"), Some("1"));
+        assert_eq!(get(&r, "DB_ENV_NUL"), Option::None);
+        assert!(!r.env.iter().any(|(k, v)| k.contains('\n') || v.contains('\0')), "{r:?}");
+        assert_eq!(get(&r, "DB_PASSWORD"), Option::None, "p%00w is never passed on");
+        assert_eq!(get(&r, "DB_URL"), Some("redis://:p%00w@10.0.0.1:6379/0"));
+    }
+
+    #[test]
+    fn a_linker_receives_at_most_the_caps() {
+        // 1000 ports give ~4000 variables a link: two links fit, three do not.
+        let targets: Vec<Rec> = (1..=3)
+            .map(|i| rec(&format!("i{i}"), &format!("t{i}"), "10.0.0.1", "1-1000", Option::None))
+            .collect();
+        let requests: Vec<LinkRequest> = (1..=3)
+            .map(|i| LinkRequest::parse(&format!("t{i}")).unwrap())
+            .collect();
+        let links: Vec<Link<'_>> = requests
+            .iter()
+            .zip(&targets)
+            .map(|(request, t)| Link {
+                request,
+                to: To::One(t.ep()),
+            })
+            .collect();
+        let two = render_links("p", &links[..2], Policy::All).unwrap();
+        assert!(two.env.len() > 8000 && two.env.len() <= MAX_ENV_VARS, "{}", two.env.len());
+        let err = render_links("p", &links, Policy::All).unwrap_err();
+        assert!(
+            matches!(&err, Error::TooMany { link, count, .. } if link == "t3" && *count > MAX_ENV_VARS),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("\"t3\"") && msg.contains("8192"), "{msg}");
+        let mut big = rec("b", "big", "10.0.0.1", "", Option::None);
+        big.env = (0..3).map(|i| (format!("V{i}"), "x".repeat(400 << 10))).collect();
+        let err = try_render("p", "big", To::One(big.ep()), Policy::All).unwrap_err();
+        assert!(matches!(err, Error::TooMany { ref link, bytes, .. } if link == "big" && bytes > MAX_ENV_BYTES), "{err:?}");
     }
 
     #[test]
