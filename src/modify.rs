@@ -21,14 +21,15 @@ pub const HOOK_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// `args[0..2]` of every hook linkshim adds: how its own hooks are known.
 const HOOK_MARK: [&str; 2] = ["linkshim", "hook"];
 
-/// Remove what an earlier run added: its env keys and its hooks.
+/// Remove what an earlier run added: its env keys and its hooks. Linear
+/// in the number of variables.
 pub fn undo(config: &mut Config) {
-    let added = added_keys(config);
+    let added: std::collections::HashSet<String> = added_keys(config).into_iter().collect();
     if !added.is_empty() {
         let env = config
             .env()
             .into_iter()
-            .filter(|kv| !added.iter().any(|k| k == key_of(kv)))
+            .filter(|kv| !added.contains(key_of(kv)))
             .collect();
         config.set_env(env);
     }
@@ -152,5 +153,34 @@ pub fn add_hooks(
     for stage in ["poststart", "poststop"] {
         let h = hook(stage);
         config.hooks_mut(stage).push(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(env: &[String]) -> Config {
+        let text = json!({ "process": { "env": env }, "annotations": {} }).to_string();
+        Config::parse(&text, Path::new("t")).unwrap()
+    }
+
+    #[test]
+    fn undo_removes_exactly_what_was_added_however_many() {
+        // 100 000 generated variables over 1000 of the user's: the old
+        // quadratic scan took minutes here; this must simply return.
+        let own: Vec<String> = (0..1000).map(|i| format!("OWN_{i}=v")).collect();
+        let mut c = config(&own);
+        let generated: Vec<(String, String)> = (0..100_000)
+            .map(|i| (format!("DB_PORT_{i}_TCP"), "x".to_string()))
+            .chain([("OWN_7".to_string(), "generated".to_string())])
+            .collect();
+        add_env(&mut c, &generated);
+        assert_eq!(c.env().len(), 101_000, "OWN_7 is the user's: it wins");
+        undo(&mut c);
+        assert_eq!(c.env(), own);
+        assert!(!c.annotations().contains_key(ADDED_ENV));
+        undo(&mut c);
+        assert_eq!(c.env(), own, "undo twice is undo once");
     }
 }

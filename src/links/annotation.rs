@@ -526,3 +526,116 @@ mod family_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    fn ann(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_link_parser_is_linear() {
+        // 100 000 distinct links took minutes with the old quadratic
+        // checks; the cap refuses them in parse_links, so the inner parser
+        // is driven directly. The harness's own timeout catches a regression.
+        let text: Vec<String> = (0..100_000).map(|i| format!("t{i}:a{i}")).collect();
+        let text = text.join(" ");
+        let links = parse_link_list(&text, entries(&text)).unwrap();
+        assert_eq!(links.len(), 100_000);
+        assert_eq!(links[99_999].alias.as_str(), "a99999");
+        let text: Vec<String> = (0..20_000).map(|i| format!("t{i}:a{i}")).collect();
+        let text = text.join(",");
+        let clash = format!("{text} x:A7");
+        let err = parse_link_list(&clash, entries(&clash)).err();
+        assert!(
+            matches!(&err, Some(Error::PrefixClash { first, second, .. }) if first == "a7" && second == "A7"),
+            "{err:?}"
+        );
+        let dup = format!("{text} x:a5");
+        assert!(matches!(
+            parse_link_list(&dup, entries(&dup)).err(),
+            Some(Error::DuplicateAlias { .. })
+        ));
+    }
+
+    #[test]
+    fn caps() {
+        let at_cap: Vec<String> = (0..MAX_LINKS).map(|i| format!("t{i}")).collect();
+        assert_eq!(parse_links(&at_cap.join(" ")).unwrap().len(), MAX_LINKS);
+        let over = format!("{} one-more", at_cap.join(","));
+        let err = parse_links(&over).unwrap_err().to_string();
+        assert!(
+            err.contains(LINKS) && err.contains("65 links") && err.contains("64"),
+            "{err}"
+        );
+
+        assert_eq!(parse_expose("1-1024").unwrap().len(), MAX_PORTS);
+        for text in ["1-65535", "1-1024 2000", "1-1000/udp 1-25"] {
+            let err = parse_expose(text).unwrap_err().to_string();
+            assert!(
+                err.contains(EXPOSE) && err.contains("more than the 1024"),
+                "{text}: {err}"
+            );
+        }
+
+        let long = "a ".repeat(MAX_ANNOTATION);
+        let err = parse_request(&ann(&[(NAME, "x"), (LINKS, &long)]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(LINKS) && err.contains("131072 bytes"), "{err}");
+        let internal = "x".repeat(MAX_ANNOTATION + 1);
+        parse_request(
+            &ann(&[(NAME, "x"), ("io.linkshim.internal.added-env", &internal)]),
+            None,
+        )
+        .expect("linkshim's own annotations are not the user's to bound");
+    }
+
+    #[test]
+    fn aliases_that_shadow_well_known_variables_are_refused() {
+        for (links, key) in [
+            ("web:node", "NODE_PATH"),
+            ("web:docker", "DOCKER_HOST"),
+            ("web:ld_library", "LD_LIBRARY_*"),
+            ("ld", "LD_*"),
+            ("x:malloc", "MALLOC_*"),
+            ("x:gem", "GEM_PATH"),
+            ("x:docker-cert", "DOCKER_CERT_PATH"),
+        ] {
+            let err = parse_links(links).unwrap_err();
+            assert!(
+                matches!(&err, Error::DeniedAlias { key: k, .. } if k == key),
+                "{links}: {err}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(LINKS) && msg.contains(key), "{msg}");
+        }
+        parse_links("web:nodes x:dock db:ld1").expect("near misses are fine");
+    }
+
+    #[test]
+    fn share_env_and_url_nul() {
+        let r = parse_request(&ann(&[(NAME, "x"), (SHARE_ENV, "A B")]), None).unwrap();
+        assert_eq!(r.share_env, ShareEnv::Keys(vec!["A".into(), "B".into()]));
+        let r = parse_request(&ann(&[(NAME, "x"), (SHARE_ENV, "none")]), None).unwrap();
+        assert_eq!(r.share_env, ShareEnv::Nothing);
+        let r = parse_request(&ann(&[(NAME, "x")]), None).unwrap();
+        assert_eq!(r.share_env, ShareEnv::Default);
+        let err = parse_request(&ann(&[(NAME, "x"), (SHARE_ENV, "A=B")]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(SHARE_ENV) && err.contains("A=B"), "{err}");
+
+        for url in ["redis://:p%00w@:6379/0", "http://u%00@:80/", "http://:80/a%00b"] {
+            let err = parse_request(&ann(&[(NAME, "x"), (URL, url)]), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(URL) && err.contains("NUL"), "{url}: {err}");
+        }
+    }
+}
