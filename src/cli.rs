@@ -42,9 +42,12 @@ pub enum Command {
     },
     /// List the registered containers.
     Ls {
-        /// Print JSON instead of a table.
+        /// Print JSON instead of a table (env values and URL passwords as ***).
         #[arg(long)]
         json: bool,
+        /// Show env values and URL passwords in the JSON.
+        #[arg(long, requires = "json")]
+        show_env: bool,
     },
     /// Check a container's links before it runs: a PASS, WARN or FAIL line
     /// per check; exit status 1 when any check fails.
@@ -86,9 +89,12 @@ pub enum ResourceAction {
     Rm { name: String },
     /// List the resources.
     Ls {
-        /// Print JSON instead of a table.
+        /// Print JSON instead of a table (env values and URL passwords as ***).
         #[arg(long)]
         json: bool,
+        /// Show env values and URL passwords.
+        #[arg(long)]
+        show_env: bool,
     },
 }
 

@@ -48,19 +48,17 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Hook { stage } => match stage {
-            Stage::Precreate => {
-                self_exe().and_then(|exe| {
-                    hook::precreate::run(&dirs.state, &dirs.persist, &exe, dirs.share_env())
-                })
-            }
-            Stage::Poststart => {
-                hook::poststart::run(&dirs.state, &dirs.persist, dirs.share_env())
-            }
+            Stage::Precreate => self_exe().and_then(|exe| {
+                hook::precreate::run(&dirs.state, &dirs.persist, &exe, dirs.share_env())
+            }),
+            Stage::Poststart => hook::poststart::run(&dirs.state, &dirs.persist, dirs.share_env()),
             Stage::Poststop { token } => {
                 hook::poststop::run(&dirs.state, &dirs.persist, token.as_deref())
             }
         },
-        Command::Ls { json } => commands::ls::run(&dirs.state, json, &mut std::io::stdout().lock()),
+        Command::Ls { json, show_env } => {
+            commands::ls::run(&dirs.state, json, show_env, &mut std::io::stdout().lock())
+        }
         Command::Resource { action } => commands::resource::run(
             &dirs.state,
             &dirs.persist,

@@ -22,7 +22,7 @@ fn bundle_with(fx: &Fixture, annotations: Value, env: &[&str]) -> std::path::Pat
 }
 
 fn ls(fx: &Fixture) -> Vec<Value> {
-    let out = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let out = fx.cmd(&["ls", "--json", "--show-env"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -119,7 +119,11 @@ fn check_target(
             line(
                 out,
                 "PASS",
-                format!("{what}: resource {} at {}", resource.name, resource.url),
+                format!(
+                    "{what}: resource {} at {}",
+                    resource.name,
+                    crate::logging::mask_passwords(&resource.url)
+                ),
             )?;
             vec![record]
         }

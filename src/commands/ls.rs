@@ -5,15 +5,25 @@ use std::path::Path;
 
 use crate::registry::{Record, Registry};
 
-/// Print the registry to `out`.
-pub fn run(state_dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Print the registry to `out`. The table never shows env values; the JSON
+/// shows them (and URL passwords) only with `show_env`.
+pub fn run(
+    state_dir: &Path,
+    json: bool,
+    show_env: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let records = if Registry::db_path(state_dir).exists() {
         Registry::open(state_dir)?.list()?
     } else {
         Vec::new()
     };
     if json {
-        serde_json::to_writer_pretty(&mut *out, &records)?;
+        let mut list = serde_json::to_value(&records)?;
+        if !show_env {
+            super::mask::records(&mut list);
+        }
+        serde_json::to_writer_pretty(&mut *out, &list)?;
         writeln!(out)?;
         return Ok(());
     }

@@ -2,4 +2,5 @@
 
 pub mod doctor;
 pub mod ls;
+pub mod mask;
 pub mod resource;

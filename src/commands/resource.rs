@@ -26,6 +26,9 @@ pub fn run(
             persist,
         } => {
             let name = Name::parse("resource name", &name)?;
+            if crate::model::url::has_encoded_nul(&url) {
+                bail!("resource {name}: --url: a percent-decoded part holds a NUL byte (%00)");
+            }
             let template = Template::parse(&url)
                 .map_err(|why| anyhow::anyhow!("resource {name}: --url {url:?}: {why}"))?;
             if !template.has_host() {
@@ -36,8 +39,11 @@ pub fn run(
             let env = env
                 .iter()
                 .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                    _ => bail!("resource {name}: --env {kv:?} is not KEY=VALUE"),
+                    Some((k, v)) => match crate::model::vars::check_pair(k, v) {
+                        Ok(()) => Ok((k.to_string(), v.to_string())),
+                        Err(why) => bail!("resource {name}: --env {k:?}: {why}"),
+                    },
+                    None => bail!("resource {name}: --env {kv:?} is not KEY=VALUE"),
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let dir = if persist { persist_dir } else { state_dir };
@@ -64,7 +70,7 @@ pub fn run(
             }
             Ok(())
         }
-        ResourceAction::Ls { json } => {
+        ResourceAction::Ls { json, show_env } => {
             let mut all = Vec::new();
             for (dir, kept) in [(state_dir, "runtime"), (persist_dir, "persistent")] {
                 if Registry::db_path(dir).exists() {
@@ -77,16 +83,23 @@ pub fn run(
                 }
             }
             if json {
-                let v: Vec<_> = all
+                let mut v: serde_json::Value = all
                     .iter()
                     .map(|(r, kept)| serde_json::json!({"name": r.name, "url": r.url, "env": r.env, "addrs": r.addrs, "kept": kept}))
                     .collect();
+                if !show_env {
+                    crate::commands::mask::records(&mut v);
+                }
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
                 writeln!(out, "NAME\tURL\tKEPT")?;
                 for (r, kept) in all {
-                    writeln!(out, "{}\t{}\t{kept}", r.name, r.url)?;
+                    let url = match show_env {
+                        true => r.url.clone(),
+                        false => crate::logging::mask_passwords(&r.url),
+                    };
+                    writeln!(out, "{}\t{url}\t{kept}", r.name)?;
                 }
             }
             Ok(())

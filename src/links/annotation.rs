@@ -631,7 +631,11 @@ mod hostile_tests {
             .to_string();
         assert!(err.contains(SHARE_ENV) && err.contains("A=B"), "{err}");
 
-        for url in ["redis://:p%00w@:6379/0", "http://u%00@:80/", "http://:80/a%00b"] {
+        for url in [
+            "redis://:p%00w@:6379/0",
+            "http://u%00@:80/",
+            "http://:80/a%00b",
+        ] {
             let err = parse_request(&ann(&[(NAME, "x"), (URL, url)]), None)
                 .unwrap_err()
                 .to_string();

@@ -61,11 +61,7 @@ fn endpoint(r: &Record) -> Endpoint<'_> {
 
 /// Render every resolved link of `linker`, its targets' own variables
 /// under the host's `policy`.
-pub fn render(
-    linker: &str,
-    links: &[Resolved],
-    policy: Policy,
-) -> Result<Rendered, render::Error> {
+pub fn render(linker: &str, links: &[Resolved], policy: Policy) -> Result<Rendered, render::Error> {
     let views: Vec<render::Link<'_>> = links.iter().map(Resolved::view).collect();
     render::render_links(linker, &views, policy)
 }

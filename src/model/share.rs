@@ -13,8 +13,19 @@ use super::vars;
 /// How much of its own environment a target cascades. As the host's policy:
 /// the most any target may share. As the mark of a stored record: how its
 /// stored variables were chosen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Docker's behaviour: every variable but the excluded ones.
@@ -98,7 +109,10 @@ pub fn shared(
         (_, Policy::None) | (Choice::Nothing, _) | (Choice::Default, Policy::Declared) => {
             return (Vec::new(), Policy::None);
         }
-        (Choice::Keys(k), _) => (Some(k.iter().map(String::as_str).collect()), Policy::Declared),
+        (Choice::Keys(k), _) => (
+            Some(k.iter().map(String::as_str).collect()),
+            Policy::Declared,
+        ),
         (Choice::Default, Policy::All) => (None, Policy::All),
     };
     let kept = own

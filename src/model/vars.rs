@@ -176,7 +176,13 @@ mod tests {
     fn keys_and_values() {
         assert!(check_pair("A", "x=y").is_ok());
         assert!(check_pair("a.b-c", "").is_ok());
-        for (k, v) in [("", "x"), ("A=B", "x"), ("A\nB", "x"), ("A\0", "x"), ("A", "a\0b")] {
+        for (k, v) in [
+            ("", "x"),
+            ("A=B", "x"),
+            ("A\nB", "x"),
+            ("A\0", "x"),
+            ("A", "a\0b"),
+        ] {
             assert!(check_pair(k, v).is_err(), "{k:?}={v:?}");
         }
     }

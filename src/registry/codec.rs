@@ -205,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_env_list_is_a_row_shared_under_all() {
+        let c = conn();
+        c.execute_batch(
+            "INSERT INTO containers VALUES ('i', 'n', NULL, NULL, '[]', '[]', '[[\"A\",\"1\"]]', '[]',
+                NULL, NULL, NULL, 'b', 0, NULL);",
+        )
+        .unwrap();
+        let got = select(&c, Path::new("mem"), "1 = 1", []).unwrap();
+        assert_eq!(got[0].env, vec![("A".to_string(), "1".to_string())]);
+        assert_eq!(got[0].shared, Policy::All);
+    }
+
+    #[test]
     fn an_unreadable_row_is_corrupt_and_says_which_column() {
         let c = conn();
         for (col, value, why) in [

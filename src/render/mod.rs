@@ -85,11 +85,7 @@ pub struct Link<'a> {
 /// process can receive (a NUL, a bad key) is dropped with a log line; a key
 /// on the deny list (`model::vars`), or more variables than the caps allow,
 /// is an error naming the link.
-pub fn render_links(
-    linker: &str,
-    links: &[Link<'_>],
-    policy: Policy,
-) -> Result<Rendered, Error> {
+pub fn render_links(linker: &str, links: &[Link<'_>], policy: Policy) -> Result<Rendered, Error> {
     let mut out = Rendered::default();
     let mut bytes = 0;
     for link in links {
@@ -368,13 +364,11 @@ mod tests {
         // Requests made without the annotation parser (which refuses these
         // aliases first): the renderer checks every key it makes on its own.
         let replica = rec("i", "w", "10.0.0.1", "80", Some("http://:80/"));
-        let err = try_render(
-            "p",
-            "w:ld_x",
-            To::One(replica.ep()),
-            Policy::All,
+        let err = try_render("p", "w:ld_x", To::One(replica.ep()), Policy::All);
+        assert!(
+            matches!(err, Err(Error::Denied { ref key, .. }) if key == "LD_X_NAME"),
+            "{err:?}"
         );
-        assert!(matches!(err, Err(Error::Denied { ref key, .. }) if key == "LD_X_NAME"), "{err:?}");
         let err = try_render("p", "api:docker", To::One(replica.ep()), Policy::All)
             .unwrap_err()
             .to_string();
@@ -393,8 +387,17 @@ mod tests {
         let r = try_render("p", "db", To::One(target.ep()), Policy::All).unwrap();
         assert_eq!(get(&r, "DB_ENV_OK"), Some("1"));
         assert_eq!(get(&r, "DB_ENV_NUL"), Option::None);
-        assert!(!r.env.iter().any(|(k, v)| k.contains('\n') || v.contains('\0')), "{r:?}");
-        assert_eq!(get(&r, "DB_PASSWORD"), Option::None, "p%00w is never passed on");
+        assert!(
+            !r.env
+                .iter()
+                .any(|(k, v)| k.contains('\n') || v.contains('\0')),
+            "{r:?}"
+        );
+        assert_eq!(
+            get(&r, "DB_PASSWORD"),
+            Option::None,
+            "p%00w is never passed on"
+        );
         assert_eq!(get(&r, "DB_URL"), Some("redis://:p%00w@10.0.0.1:6379/0"));
     }
 
@@ -402,7 +405,15 @@ mod tests {
     fn a_linker_receives_at_most_the_caps() {
         // 1000 ports give ~4000 variables a link: two links fit, three do not.
         let targets: Vec<Rec> = (1..=3)
-            .map(|i| rec(&format!("i{i}"), &format!("t{i}"), "10.0.0.1", "1-1000", Option::None))
+            .map(|i| {
+                rec(
+                    &format!("i{i}"),
+                    &format!("t{i}"),
+                    "10.0.0.1",
+                    "1-1000",
+                    Option::None,
+                )
+            })
             .collect();
         let requests: Vec<LinkRequest> = (1..=3)
             .map(|i| LinkRequest::parse(&format!("t{i}")).unwrap())
@@ -416,7 +427,11 @@ mod tests {
             })
             .collect();
         let two = render_links("p", &links[..2], Policy::All).unwrap();
-        assert!(two.env.len() > 8000 && two.env.len() <= MAX_ENV_VARS, "{}", two.env.len());
+        assert!(
+            two.env.len() > 8000 && two.env.len() <= MAX_ENV_VARS,
+            "{}",
+            two.env.len()
+        );
         let err = render_links("p", &links, Policy::All).unwrap_err();
         assert!(
             matches!(&err, Error::TooMany { link, count, .. } if link == "t3" && *count > MAX_ENV_VARS),
@@ -425,9 +440,14 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("\"t3\"") && msg.contains("8192"), "{msg}");
         let mut big = rec("b", "big", "10.0.0.1", "", Option::None);
-        big.env = (0..3).map(|i| (format!("V{i}"), "x".repeat(400 << 10))).collect();
+        big.env = (0..3)
+            .map(|i| (format!("V{i}"), "x".repeat(400 << 10)))
+            .collect();
         let err = try_render("p", "big", To::One(big.ep()), Policy::All).unwrap_err();
-        assert!(matches!(err, Error::TooMany { ref link, bytes, .. } if link == "big" && bytes > MAX_ENV_BYTES), "{err:?}");
+        assert!(
+            matches!(err, Error::TooMany { ref link, bytes, .. } if link == "big" && bytes > MAX_ENV_BYTES),
+            "{err:?}"
+        );
     }
 
     #[test]

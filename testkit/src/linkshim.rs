@@ -54,10 +54,10 @@ pub fn linkshim(state: &Path) -> Command {
     c
 }
 
-/// `linkshim ls --json` on `state`, parsed: one object per record.
+/// `linkshim ls --json --show-env` on `state`, parsed: one object per record.
 pub fn linkshim_ls(state: &Path) -> Vec<Value> {
     let out = run_ok(
-        linkshim(state).args(["ls", "--json"]),
+        linkshim(state).args(["ls", "--json", "--show-env"]),
         Duration::from_secs(20),
     );
     let v: Value = serde_json::from_str(&out)

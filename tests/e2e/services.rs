@@ -216,10 +216,15 @@ pub fn a_url_target_and_a_resource_linked_from_one_container() {
         "PGSSLMODE=require",
         "--persist",
     ]);
-    let listed = world.linkshim(&["resource", "ls"]);
+    let listed = world.linkshim(&["resource", "ls", "--show-env"]);
     assert!(
         listed.contains("pg\tpostgres://app:p%40ss@192.0.2.10:5432/appdb\tpersistent"),
         "{listed}"
+    );
+    let masked = world.linkshim(&["resource", "ls"]);
+    assert!(
+        masked.contains("pg\tpostgres://app:***@192.0.2.10:5432/appdb\tpersistent"),
+        "{masked}"
     );
 
     let redis = unique_name("redis");

@@ -1,0 +1,418 @@
+//! Hostile input, binary-level: what one container (or the registry rows
+//! other containers wrote) may try, and what linkshim does about it. The
+//! threat model is in the README's security section.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::{Fixture, precreate, register_target, run_with_stdin};
+
+/// A config from a fixture with `annotations` and `env`, joining this
+/// process's network namespace (so poststart can read its addresses).
+fn config_with(annotations: Value, env: &[&str]) -> Value {
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = annotations;
+    config["process"]["env"] = json!(env);
+    for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!("/proc/self/ns/net");
+        }
+    }
+    config
+}
+
+/// Start a target through the hooks a real start runs: precreate, then
+/// poststart on a bundle holding the prepared config.
+fn start_target(fx: &Fixture, id: &str, annotations: Value, env: &[&str]) {
+    let config = config_with(annotations, env);
+    let out = precreate(fx, &serde_json::to_vec(&config).unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: PathBuf = fx.dir.path().join(format!("bundle-{id}"));
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::write(bundle.join("config.json"), &out.stdout).unwrap();
+    let state = json!({"ociVersion": "1.0.2", "id": id, "status": "running",
+                       "pid": std::process::id(), "bundle": bundle});
+    let out = run_with_stdin(
+        fx.cmd(&["hook", "poststart"]),
+        &serde_json::to_vec(&state).unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The env a linker called `webapp` with `links` is given by precreate.
+fn linker_env(fx: &Fixture, links: &str) -> Vec<String> {
+    let config = config_with(
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": links}),
+        &["PATH=/bin"],
+    );
+    let out = precreate(fx, &serde_json::to_vec(&config).unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    got["process"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn cascaded(env: &[String], prefix: &str) -> Vec<String> {
+    let p = format!("{prefix}_ENV_");
+    env.iter().filter(|e| e.starts_with(&p)).cloned().collect()
+}
+
+fn ls_json(fx: &Fixture, show: bool) -> Value {
+    let mut args = vec!["ls", "--json"];
+    if show {
+        args.push("--show-env");
+    }
+    let out = fx.cmd(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The host policy, written where the fixture's config file is looked for.
+fn host_policy(fx: &Fixture, policy: &str) {
+    std::fs::write(
+        fx.dir.path().join("no-config.toml"),
+        format!("share_env = \"{policy}\"\n"),
+    )
+    .unwrap();
+}
+
+/// A failed precreate: exit 1, nothing on stdout; its stderr.
+fn refused(fx: &Fixture, config: &Value) -> String {
+    let out = precreate(fx, &serde_json::to_vec(config).unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn ls_masks_env_values_unless_asked() {
+    let fx = Fixture::new();
+    register_target(
+        &fx,
+        "t1",
+        "db",
+        "5432",
+        &[("MYSQL_PASSWORD", "s3cret-value")],
+    );
+    let masked = ls_json(&fx, false);
+    assert_eq!(masked[0]["env"], json!([["MYSQL_PASSWORD", "***"]]));
+    let shown = ls_json(&fx, true);
+    assert_eq!(shown[0]["env"], json!([["MYSQL_PASSWORD", "s3cret-value"]]));
+    let out = fx.cmd(&["ls", "--json"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret-value"));
+    let table = fx.cmd(&["ls"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("db") && !table.contains("s3cret-value"),
+        "{table}"
+    );
+}
+
+#[test]
+fn resource_listings_mask_env_values_and_passwords() {
+    let fx = Fixture::new();
+    let out = fx
+        .cmd(&[
+            "resource",
+            "add",
+            "pg",
+            "--url",
+            "postgres://app:pa55word@192.0.2.10:5432/x",
+            "--env",
+            "PGPASSWORD=pa55word",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [&["resource", "ls", "--json"][..], &["resource", "ls"]] {
+        let out = fx.cmd(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("pg") && !text.contains("pa55word"),
+            "{args:?}: {text}"
+        );
+    }
+    let out = fx
+        .cmd(&["resource", "ls", "--json", "--show-env"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["env"], json!([["PGPASSWORD", "pa55word"]]));
+    let out = fx.cmd(&["doctor", "--links", "pg"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("resource pg") && !text.contains("pa55word"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_target_shares_what_it_declares() {
+    let fx = Fixture::new();
+    let env = ["PATH=/bin", "A=1", "B=2"];
+    start_target(
+        &fx,
+        "t1",
+        json!({"io.linkshim.name": "one", "io.linkshim.share-env": "A"}),
+        &env,
+    );
+    start_target(
+        &fx,
+        "t2",
+        json!({"io.linkshim.name": "two", "io.linkshim.share-env": "none"}),
+        &env,
+    );
+    start_target(&fx, "t3", json!({"io.linkshim.name": "three"}), &env);
+    let got = linker_env(&fx, "one two three");
+    assert_eq!(cascaded(&got, "ONE"), ["ONE_ENV_A=1"]);
+    assert_eq!(cascaded(&got, "TWO"), Vec::<String>::new());
+    assert_eq!(cascaded(&got, "THREE"), ["THREE_ENV_A=1", "THREE_ENV_B=2"]);
+    // What is not shared is never stored.
+    let stored: Vec<(String, Value)> = ls_json(&fx, true)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_string(), r["env"].clone()))
+        .collect();
+    for (name, want) in [
+        ("one", json!([["A", "1"]])),
+        ("two", json!([])),
+        ("three", json!([["A", "1"], ["B", "2"]])),
+    ] {
+        let got = stored.iter().find(|(n, _)| n == name).map(|(_, e)| e);
+        assert_eq!(got, Some(&want), "{name}");
+    }
+}
+
+#[test]
+fn the_host_policy_is_the_most_a_target_may_share() {
+    let env = ["A=1", "B=2"];
+    for (policy, want_declared, want_default) in [
+        ("declared", vec!["D_ENV_A=1"], vec![]),
+        ("none", vec![], vec![]),
+        ("all", vec!["D_ENV_A=1"], vec!["U_ENV_A=1", "U_ENV_B=2"]),
+    ] {
+        let fx = Fixture::new();
+        host_policy(&fx, policy);
+        start_target(
+            &fx,
+            "t1",
+            json!({"io.linkshim.name": "d", "io.linkshim.share-env": "A"}),
+            &env,
+        );
+        start_target(&fx, "t2", json!({"io.linkshim.name": "u"}), &env);
+        let got = linker_env(&fx, "d u");
+        assert_eq!(cascaded(&got, "D"), want_declared, "{policy}");
+        assert_eq!(cascaded(&got, "U"), want_default, "{policy}");
+    }
+}
+
+#[test]
+fn a_row_stored_under_a_looser_policy_shares_nothing_more() {
+    // A row as an older linkshim (or the host's earlier policy) stored it:
+    // every variable, not filtered by any declaration.
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "db", "5432", &[("SECRET", "x")]);
+    assert_eq!(cascaded(&linker_env(&fx, "db"), "DB"), ["DB_ENV_SECRET=x"]);
+    host_policy(&fx, "declared");
+    let got = linker_env(&fx, "db");
+    assert_eq!(cascaded(&got, "DB"), Vec::<String>::new());
+    assert!(
+        got.iter().any(|e| e == "DB_PORT=tcp://10.0.0.2:5432"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn an_alias_that_shadows_a_well_known_variable_is_refused() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "web", "80", &[]);
+    for (alias, key) in [
+        ("node", "NODE_PATH"),
+        ("docker", "DOCKER_HOST"),
+        ("ld_library", "LD_LIBRARY_*"),
+    ] {
+        let config = config_with(
+            json!({"io.linkshim.name": "app", "io.linkshim.links": format!("web:{alias}")}),
+            &["PATH=/bin"],
+        );
+        let err = refused(&fx, &config);
+        for want in [
+            "container \"app\"",
+            &format!("alias \"{alias}\""),
+            key,
+            "io.linkshim.links",
+        ] {
+            assert!(err.contains(want), "{alias}: {want} not in {err}");
+        }
+    }
+}
+
+#[test]
+fn a_huge_port_range_is_refused_and_the_config_untouched() {
+    let fx = Fixture::new();
+    let config = config_with(
+        json!({"io.linkshim.name": "big", "io.linkshim.expose": "1-65535"}),
+        &["PATH=/bin"],
+    );
+    let err = refused(&fx, &config);
+    for want in [
+        "container \"big\"",
+        "io.linkshim.expose",
+        "65535 ports",
+        "1024",
+    ] {
+        assert!(err.contains(want), "{want} not in {err}");
+    }
+    // As the runtime wrapper's input, the file on disk is left as it was.
+    let bundle = fx.dir.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let text = serde_json::to_vec_pretty(&config).unwrap();
+    std::fs::write(bundle.join("config.json"), &text).unwrap();
+    let state = json!({"ociVersion": "1.0.2", "id": "big1", "status": "running",
+                       "pid": std::process::id(), "bundle": bundle});
+    let out = run_with_stdin(
+        fx.cmd(&["hook", "poststart"]),
+        &serde_json::to_vec(&state).unwrap(),
+    );
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(bundle.join("config.json")).unwrap(), text);
+    assert_eq!(ls_json(&fx, false), json!([]), "nothing registered");
+}
+
+#[test]
+fn too_many_links_are_refused_by_the_caps() {
+    let fx = Fixture::new();
+    for (links, want) in [
+        (
+            (0..100_000)
+                .map(|i| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "bytes, more than the 65536",
+        ),
+        (
+            (0..65)
+                .map(|i| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "65 links is more than the 64",
+        ),
+    ] {
+        let config = config_with(
+            json!({"io.linkshim.name": "app", "io.linkshim.links": links}),
+            &[],
+        );
+        let err = refused(&fx, &config);
+        assert!(
+            err.contains(want) && err.contains("io.linkshim.links") && err.contains("\"app\""),
+            "{want} not in {err}"
+        );
+    }
+}
+
+#[test]
+fn oversized_stdin_is_refused() {
+    let fx = Fixture::new();
+    let mut big = b"{\"x\": \"".to_vec();
+    big.resize(17 << 20, b'a');
+    big.extend_from_slice(b"\"}");
+    let mut child = fx
+        .cmd(&["hook", "precreate"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // linkshim stops reading past the cap: the rest may meet a closed pipe.
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), &big);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("more than the 16777216 bytes"), "{err}");
+}
+
+#[test]
+fn nul_bytes_never_reach_a_linker() {
+    let fx = Fixture::new();
+    start_target(
+        &fx,
+        "t1",
+        json!({"io.linkshim.name": "db"}),
+        &["OK=1", "BAD=a\u{0}b", "ALSO\u{0}BAD=x"],
+    );
+    let got = linker_env(&fx, "db");
+    assert_eq!(cascaded(&got, "DB"), ["DB_ENV_OK=1"]);
+    assert!(!got.iter().any(|e| e.contains('\0')), "{got:?}");
+    let log = std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap();
+    assert!(log.contains("\"BAD\" is not shared"), "{log}");
+
+    let config = config_with(
+        json!({"io.linkshim.name": "r", "io.linkshim.url": "redis://:p%00w@:6379/0"}),
+        &[],
+    );
+    let err = refused(&fx, &config);
+    assert!(
+        err.contains("io.linkshim.url") && err.contains("NUL"),
+        "{err}"
+    );
+
+    let out = fx
+        .cmd(&[
+            "resource",
+            "add",
+            "pg",
+            "--url",
+            "postgres://u:p%00w@192.0.2.1/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = fx
+        .cmd(&[
+            "resource",
+            "add",
+            "pg",
+            "--url",
+            "postgres://192.0.2.1/x",
+            "--env",
+            "A=x\u{1}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a control character other than NUL is a value"
+    );
+}
