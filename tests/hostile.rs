@@ -269,6 +269,7 @@ fn an_alias_that_shadows_a_well_known_variable_is_refused() {
         let err = refused(&fx, &config);
         for want in [
             "container \"app\"",
+            &format!("link \"web:{alias}\""),
             &format!("alias \"{alias}\""),
             key,
             "io.linkshim.links",

@@ -85,10 +85,10 @@ pub enum Error {
         why: String,
     },
     #[error(
-        "annotation {annotation}: alias {alias:?} would give the linker {key} ({why}; rename the alias)"
+        "annotation {LINKS}: link \"{link}\": alias {alias:?} would give the linker {key} ({why}; rename the alias)"
     )]
     DeniedAlias {
-        annotation: String,
+        link: String,
         alias: String,
         key: String,
         why: &'static str,
@@ -181,7 +181,7 @@ fn parse_link_list(text: &str, items: Vec<&str>) -> Result<Vec<LinkRequest>, Err
         }
         if let Some((key, why)) = vars::denied_for_prefix(&alias_prefix) {
             return Err(Error::DeniedAlias {
-                annotation: LINKS.to_string(),
+                link: item.to_string(),
                 alias: alias.to_string(),
                 key,
                 why,
