@@ -93,12 +93,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn share_env_is_one_of_three_words() {
+        use crate::model::share::Policy;
+        for (text, want) in [
+            ("share_env = \"all\"", Some(Policy::All)),
+            ("share_env = \"declared\"", Some(Policy::Declared)),
+            ("share_env = \"none\"", Some(Policy::None)),
+            ("", None),
+        ] {
+            let f: File = toml::from_str(text).unwrap();
+            assert_eq!(f.share_env, want, "{text}");
+        }
+        let err = toml::from_str::<File>("share_env = \"some\"").unwrap_err();
+        assert!(err.to_string().contains("declared"), "{err}");
+    }
+
+    #[test]
     fn a_relative_directory_is_made_absolute() {
         let cwd = std::env::current_dir().unwrap();
         let file = File {
             state_dir: Some("rel/state".into()),
             persist_dir: Some("./rel/persist".into()),
             runtime: None,
+            share_env: None,
         };
         assert_eq!(
             state_dir(Some(Path::new("s")), &file),
