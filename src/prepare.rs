@@ -16,6 +16,7 @@ use log::debug;
 use crate::links::annotation::{self, Name};
 use crate::links::resolve;
 use crate::model::share::Policy;
+use crate::model::{ContainerId, IdError};
 use crate::modify;
 use crate::oci::config::{self, Config};
 use crate::registry::{self, Registry};
@@ -80,6 +81,20 @@ pub enum Error {
         #[source]
         source: state_dir::Error,
     },
+    #[error("container {container:?}")]
+    BadId {
+        container: String,
+        #[source]
+        source: IdError,
+    },
+    #[error(
+        "container {container:?}: annotation {annotation} is not one linkshim wrote: {why} (remove it)"
+    )]
+    Internal {
+        container: String,
+        annotation: &'static str,
+        why: &'static str,
+    },
     #[error("container {container:?}: hosts file {path}")]
     Hosts {
         container: String,
@@ -104,6 +119,56 @@ fn label(
         .to_string()
 }
 
+/// The most bytes an internal annotation may hold.
+const MAX_INTERNAL: usize = 1 << 20;
+
+/// Check the `io.linkshim.internal.*` annotations a config carries: they
+/// are linkshim's own, but whoever starts the container may have written
+/// them. The token is checked against the registry where it is chosen.
+fn check_internal(annotations: &BTreeMap<String, String>) -> Result<(), (&'static str, &'static str)> {
+    if let Some(added) = annotations.get(modify::ADDED_ENV) {
+        if added.len() > MAX_INTERNAL {
+            return Err((modify::ADDED_ENV, "it is longer than 1 MiB"));
+        }
+        let keys: Vec<String> = serde_json::from_str(added)
+            .map_err(|_| (modify::ADDED_ENV, "it is no JSON list of strings"))?;
+        let bad = |k: &String| k.is_empty() || k.contains(['=', '\0', '\n']);
+        if keys.iter().any(bad) {
+            return Err((modify::ADDED_ENV, "it lists a key no variable can have"));
+        }
+    }
+    Ok(())
+}
+
+/// The hosts token of a container being prepared: the one its config
+/// carries when it is well formed and no live container or reservation
+/// holds it (the config was prepared before, and that run is over), else
+/// a new one. A config copied from a running container, or a token set on
+/// purpose, never reaches another container's hosts file or slot.
+fn choose_token(
+    reg: &mut Registry,
+    carried: Option<&String>,
+    container: &str,
+) -> Result<Option<String>, registry::Error> {
+    let Some(t) = carried else {
+        return Ok(None);
+    };
+    if !state_dir::is_token(t) {
+        log::info!(
+            "container {container:?}: annotation {} is no linkshim token, a new one is used",
+            modify::TOKEN
+        );
+        return Ok(None);
+    }
+    if reg.token_in_use(t)? {
+        log::info!(
+            "container {container:?}: its hosts token {t} belongs to another container (a copied config?), a new one is used"
+        );
+        return Ok(None);
+    }
+    Ok(Some(t.clone()))
+}
+
 /// Prepare `config` for its links. On error the config is unchanged.
 pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error> {
     let annotations = config.annotations();
@@ -111,7 +176,19 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         return Ok(Outcome::Untouched);
     }
     let hostname = config.hostname();
+    let container = label(&annotations, None, hostname.as_deref());
+    if let Some(id) = ctx.id {
+        ContainerId::parse(id).map_err(|source| Error::BadId {
+            container: container.clone(),
+            source,
+        })?;
+    }
     let container = label(&annotations, ctx.id, hostname.as_deref());
+    check_internal(&annotations).map_err(|(annotation, why)| Error::Internal {
+        container: container.clone(),
+        annotation,
+        why,
+    })?;
     let request =
         annotation::parse_request(&annotations, hostname.as_deref()).map_err(|source| {
             Error::Annotation {
@@ -128,27 +205,33 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         container: container.clone(),
         source,
     })?;
-    let token = match annotations
-        .get(modify::TOKEN)
-        .filter(|t| state_dir::hosts_file(ctx.state_dir, t).is_some())
-    {
-        Some(t) => t.clone(),
+    let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
+    let carried = choose_token(&mut reg, annotations.get(modify::TOKEN), &container)
+        .map_err(reg_err)?;
+    let reused = carried.is_some();
+    let token = match carried {
+        Some(t) => t,
         None => state_dir::new_token().map_err(|source| Error::Hosts {
             container: container.clone(),
             path: ctx.state_dir.to_path_buf(),
             source,
         })?,
     };
-    let reused = annotations.get(modify::TOKEN) == Some(&token);
     debug!(
-        "container {container:?}: hosts token {token} ({})",
+        "container {container:?} in scope {:?}: hosts token {token} ({})",
+        request.scope.as_str(),
         if reused { "reused" } else { "new" }
     );
-    let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
-    reg.check_name(&request.name, ctx.id, &token)
+    reg.check_name(&request.scope, &request.name, ctx.id, &token)
         .map_err(reg_err)?;
-    let resolved = resolve::resolve(&mut reg, &request.name, &request.links, ctx.persist_dir)
-        .map_err(|source| Error::Link {
+    let resolved = resolve::resolve(
+        &mut reg,
+        &request.name,
+        &request.scope,
+        &request.links,
+        ctx.persist_dir,
+    )
+    .map_err(|source| Error::Link {
             container: container.clone(),
             source,
         })?;
@@ -162,7 +245,7 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
     if let Some(service) = &request.service {
         let index = reg
-            .reserve(service, &request.name, &token)
+            .reserve(&request.scope, service, &request.name, &token)
             .map_err(reg_err)?;
         env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));

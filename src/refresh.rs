@@ -32,7 +32,7 @@ pub fn linkers_of(
 ) -> Vec<String> {
     let mut names = vec![target.name.as_str()];
     names.extend(target.service.as_ref().map(|s| s.as_str()));
-    let linkers = match reg.linkers_of(&names) {
+    let linkers = match reg.linkers_of(target.scope.as_str(), &names) {
         Ok(l) => l,
         Err(e) => return vec![e.to_string()],
     };
@@ -83,7 +83,8 @@ pub fn linkers_of(
 /// The hosts lines of `linker`'s links as they resolve now; a link whose
 /// target is gone gives none.
 fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
-    let resolved: Vec<_> = resolve::resolve_each(reg, &linker.name, &linker.links, persist)
+    let resolved: Vec<_> =
+        resolve::resolve_each(reg, &linker.name, &linker.scope, &linker.links, persist)
         .map(|each| each.into_iter().filter_map(Result::ok).collect())
         .unwrap_or_default();
     resolve::hosts(linker.name.as_str(), &resolved)

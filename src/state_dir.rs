@@ -61,8 +61,13 @@ pub fn hosts_dir(dir: &Path) -> PathBuf {
 /// The hosts file of `token`, or None when the token is not linkshim's
 /// (only hex digits, 16 to 64 of them, so it can never name another path).
 pub fn hosts_file(dir: &Path, token: &str) -> Option<PathBuf> {
-    let ok = (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_hexdigit());
-    ok.then(|| hosts_dir(dir).join(token))
+    is_token(token).then(|| hosts_dir(dir).join(token))
+}
+
+/// True when `token` has the form of a linkshim hosts token: 16 to 64 hex
+/// digits.
+pub fn is_token(token: &str) -> bool {
+    (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A new random hosts token.

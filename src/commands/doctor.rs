@@ -21,7 +21,7 @@ pub fn run(
     links: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
-    let (linker, requests) = match (config, links) {
+    let (linker, scope, requests) = match (config, links) {
         (Some(path), _) => {
             let config = if path == Path::new("-") {
                 Config::parse(&crate::hook::read_stdin()?, Path::new("<stdin>"))?
@@ -30,10 +30,11 @@ pub fn run(
             };
             let req =
                 annotation::parse_request(&config.annotations(), config.hostname().as_deref())?;
-            (req.name, req.links)
+            (req.name, req.scope, req.links)
         }
         (None, Some(text)) => (
             Name::parse("--name", name.unwrap_or("doctor"))?,
+            crate::model::default_scope(),
             annotation::parse_links(text)?,
         ),
         (None, None) => anyhow::bail!(
@@ -72,6 +73,7 @@ pub fn run(
         match resolve::resolve(
             &mut reg,
             &linker,
+            &scope,
             std::slice::from_ref(req),
             Some(persist_dir),
         ) {

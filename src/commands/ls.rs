@@ -1,4 +1,5 @@
-//! `linkshim ls`: every registered container, as a table or JSON.
+//! `linkshim ls`: every registered container, as a table or JSON, by
+//! scope and name.
 
 use std::io::Write;
 use std::path::Path;
@@ -27,8 +28,8 @@ pub fn run(
         writeln!(out)?;
         return Ok(());
     }
-    let rows: Vec<[String; 5]> = records.iter().map(row).collect();
-    let header = ["NAME", "ID", "ADDRESSES", "PORTS", "LINKS"].map(String::from);
+    let rows: Vec<[String; 6]> = records.iter().map(row).collect();
+    let header = ["SCOPE", "NAME", "ID", "ADDRESSES", "PORTS", "LINKS"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -46,7 +47,9 @@ pub fn run(
     Ok(())
 }
 
-fn row(r: &Record) -> [String; 5] {
+/// One table row. An id from an old registry row that runc would refuse
+/// is shown escaped, so it cannot break the table.
+fn row(r: &Record) -> [String; 6] {
     let join = |v: Vec<String>| {
         if v.is_empty() {
             "-".to_string()
@@ -58,9 +61,15 @@ fn row(r: &Record) -> [String; 5] {
         (Some(s), Some(i)) => format!("{} ({s}-{i})", r.name),
         _ => r.name.to_string(),
     };
+    let id = if r.id.is_valid() {
+        r.id.short().to_string()
+    } else {
+        crate::model::escape_id(r.id.as_str())
+    };
     [
+        r.scope.to_string(),
         name,
-        r.id.short().to_string(),
+        id,
         join(r.addrs.iter().map(ToString::to_string).collect()),
         join(r.ports.iter().map(ToString::to_string).collect()),
         join(r.links.iter().map(ToString::to_string).collect()),

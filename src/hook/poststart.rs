@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use log::{debug, warn};
 
 use crate::links::annotation;
+use crate::model::ContainerId;
 use crate::model::share::{self, Policy};
 use crate::modify;
 use crate::netns;
@@ -18,6 +19,9 @@ use crate::registry::{self, Record, Registry};
 pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    // Checked before anything is read, stored or rendered: the id's short
+    // form goes into other containers' hosts files.
+    ContainerId::parse(&state.id)?;
     let Some(bundle) = &state.bundle else {
         bail!("container {}: the state names no bundle", state.id);
     };
@@ -39,7 +43,11 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
     let record = record_of(&state, &config, policy)?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
-    let token = config.annotations().get(modify::TOKEN).cloned();
+    let token = config
+        .annotations()
+        .get(modify::TOKEN)
+        .filter(|t| crate::state_dir::is_token(t))
+        .cloned();
     let stored = reg
         .register(&record, token.as_deref())
         .with_context(|| format!("container {:?} ({})", record.name.as_str(), state.id))?;
@@ -81,8 +89,10 @@ pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Resu
         )
     });
     Ok(Record {
-        id: state.id.clone().into(),
+        id: ContainerId::parse(&state.id)?,
+        scope: request.scope,
         name: request.name,
+        admits: request.admits,
         service: request.service,
         index: None,
         addrs,

@@ -1,5 +1,7 @@
 //! The `poststop` stage: the container leaves the registry and its hosts
-//! file is removed. Works with no pid; stopping twice is harmless. It also
+//! file is removed: only the record it registered itself (its id under its
+//! token) and only a hosts file no other container holds. Works with no
+//! pid; stopping twice is harmless. It also
 //! sweeps hosts files whose container never started (a failed create runs
 //! no poststop of its own).
 
@@ -20,9 +22,33 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
     let mut errors = Vec::new();
     let mut registry = None;
+    // A token of the wrong form names no hosts file and no slot.
+    let token = token.filter(|t| state_dir::is_token(t));
+    // An id runc would refuse was never registered (poststart refuses it);
+    // its hosts file and slot still go.
+    let id = match crate::model::ContainerId::parse(&state.id) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    };
+    let mut held_by_other = false;
     if Registry::db_path(state_dir).exists() {
-        let opened = Registry::open(state_dir)
-            .and_then(|mut r| r.unregister(&state.id, token).map(|gone| (r, gone)));
+        let opened = Registry::open(state_dir).and_then(|mut r| {
+            let gone = match &id {
+                Some(id) => r.unregister(id.as_str(), token)?,
+                None => {
+                    r.unregister("", token)?;
+                    None
+                }
+            };
+            held_by_other = match token {
+                Some(t) => r.token_in_use(t)?,
+                None => false,
+            };
+            Ok((r, gone))
+        });
         match opened {
             Ok((mut r, gone)) => {
                 // Its linkers' hosts files lose it.
@@ -32,7 +58,10 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
                         g.name.as_str(),
                         g.id
                     ),
-                    None => debug!("container {}: was not registered", state.id),
+                    None => debug!(
+                        "container {}: was not registered (under token {token:?})",
+                        crate::model::escape_id(&state.id)
+                    ),
                 }
                 if let Some(gone) = gone {
                     errors.extend(crate::refresh::linkers_of(
@@ -44,15 +73,35 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
                 }
                 registry = Some(r);
             }
-            Err(e) => errors.push(format!("container {}: {e}", state.id)),
+            Err(e) => errors.push(format!(
+                "container {}: {e}",
+                crate::model::escape_id(&state.id)
+            )),
         }
     }
-    if let Some(hosts) = token.and_then(|t| state_dir::hosts_file(state_dir, t)) {
+    if held_by_other {
+        info!(
+            "container {}: its hosts token is another container's, its hosts file is left alone",
+            crate::model::escape_id(&state.id)
+        );
+    }
+    if let Some(hosts) = token
+        .filter(|_| !held_by_other)
+        .and_then(|t| state_dir::hosts_file(state_dir, t))
+    {
         for file in [hosts_file::lock_path(&hosts), hosts] {
             match std::fs::remove_file(&file) {
-                Ok(()) => debug!("container {}: {} removed", state.id, file.display()),
+                Ok(()) => debug!(
+                    "container {}: {} removed",
+                    crate::model::escape_id(&state.id),
+                    file.display()
+                ),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => errors.push(format!("container {}: {}: {e}", state.id, file.display())),
+                Err(e) => errors.push(format!(
+                    "container {}: {}: {e}",
+                    crate::model::escape_id(&state.id),
+                    file.display()
+                )),
             }
         }
     }

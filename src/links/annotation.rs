@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::limits::{MAX_ANNOTATION, MAX_LINKS, MAX_PORTS};
 pub use crate::model::share::Choice as ShareEnv;
-pub use crate::model::{Family, LinkRequest, Name, NameError, Port, Proto, sort_ports};
-use crate::model::{Template, prefix, vars};
+pub use crate::model::{Admits, Family, LinkRequest, Name, NameError, Port, Proto, sort_ports};
+use crate::model::{Template, default_scope, prefix, vars};
 
 /// The name this container answers to.
 pub const NAME: &str = "io.linkshim.name";
@@ -25,6 +25,16 @@ pub const URL: &str = "io.linkshim.url";
 /// What this container cascades to its linkers as `<P>_ENV_*`: `none`, or
 /// the keys it shares.
 pub const SHARE_ENV: &str = "io.linkshim.share-env";
+/// The scope this container is registered and resolves its links in.
+pub const SCOPE: &str = "io.linkshim.scope";
+/// The other scopes whose containers may link to this one: names, or `*`.
+pub const ALLOW_SCOPES: &str = "io.linkshim.allow-scopes";
+/// The Kubernetes namespace of a pod's container, as the CRI runtimes
+/// set it, tried in order: in a pod it is the scope.
+pub const K8S_NAMESPACES: &[&str] = &[
+    "io.kubernetes.pod.namespace",
+    "io.kubernetes.cri.sandbox-namespace",
+];
 /// Every annotation linkshim reads or writes starts with this.
 pub const PREFIX: &str = "io.linkshim.";
 /// linkshim's own bookkeeping annotations start with this; their size is
@@ -118,6 +128,14 @@ pub enum Error {
         "no name: set annotation {NAME} (or a manager name annotation, or the config's hostname)"
     )]
     NoName,
+    #[error(
+        "annotation {SCOPE}: {scope:?} differs from the pod's namespace {namespace:?} (annotation {from}): in a pod the scope is its namespace (remove {SCOPE})"
+    )]
+    ScopeNotNamespace {
+        scope: String,
+        namespace: String,
+        from: &'static str,
+    },
 }
 
 /// The entries of a list annotation: separated by commas or white space
@@ -266,6 +284,10 @@ pub fn parse_expose(text: &str) -> Result<Vec<Port>, Error> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub name: Name,
+    /// Where it is registered and its links resolve.
+    pub scope: Name,
+    /// The other scopes that may link to it.
+    pub admits: Admits,
     pub links: Vec<LinkRequest>,
     pub expose: Vec<Port>,
     pub service: Option<Name>,
@@ -299,6 +321,31 @@ pub fn container_name(
     }
 }
 
+/// The container's scope: its Kubernetes namespace in a pod (where
+/// `io.linkshim.scope` may only repeat it), else `io.linkshim.scope`, else
+/// `default`.
+pub fn scope(annotations: &BTreeMap<String, String>) -> Result<Name, Error> {
+    let own = annotations
+        .get(SCOPE)
+        .map(|s| Name::parse(SCOPE, s.trim()))
+        .transpose()?;
+    let namespace = K8S_NAMESPACES
+        .iter()
+        .find_map(|k| annotations.get(*k).map(|v| (*k, v)))
+        .map(|(k, v)| Name::parse(k, v.trim()).map(|n| (k, n)))
+        .transpose()?;
+    match (own, namespace) {
+        (Some(own), Some((from, ns))) if own != ns => Err(Error::ScopeNotNamespace {
+            scope: own.to_string(),
+            namespace: ns.to_string(),
+            from,
+        }),
+        (_, Some((_, ns))) => Ok(ns),
+        (Some(own), None) => Ok(own),
+        (None, None) => Ok(default_scope()),
+    }
+}
+
 /// Parse every linkshim annotation of a container.
 pub fn parse_request(
     annotations: &BTreeMap<String, String>,
@@ -313,6 +360,11 @@ pub fn parse_request(
         });
     }
     let name = container_name(annotations, hostname)?;
+    let scope = scope(annotations)?;
+    let admits = match annotations.get(ALLOW_SCOPES) {
+        Some(t) => Admits::parse(ALLOW_SCOPES, entries(t).into_iter().filter(|e| !e.is_empty()))?,
+        None => Admits::Own,
+    };
     let links = match annotations.get(LINKS) {
         Some(t) => parse_links(t)?,
         None => Vec::new(),
@@ -349,6 +401,8 @@ pub fn parse_request(
     };
     Ok(Request {
         name,
+        scope,
+        admits,
         links,
         expose,
         service,
@@ -397,7 +451,8 @@ mod tests {
             ("a:my-db b:my.db", "same variable prefix MY_DB"),
             ("a:linkshim", "prefix LINKSHIM"),
             ("a b\nc:$(x)", "must start"),
-            ("a/b", "only letters"),
+            ("a/b/c", "only letters"),
+            ("/b", "scope"),
         ];
         for (text, want) in cases {
             let err = parse_links(text).expect_err(text).to_string();
@@ -487,6 +542,61 @@ mod tests {
             assert_eq!(got.as_ref().map(Name::as_str), *want, "{pairs:?}");
         }
         assert!(container_name(&ann(&[(NAME, "bad name")]), Some("host")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    fn ann(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_scope_of_a_container() {
+        let ns = K8S_NAMESPACES[0];
+        let sandbox = K8S_NAMESPACES[1];
+        let cases: &[(&[(&str, &str)], Result<&str, &str>)] = &[
+            (&[], Ok("default")),
+            (&[(SCOPE, "team-a")], Ok("team-a")),
+            (&[(SCOPE, " team-a ")], Ok("team-a")),
+            (&[(ns, "prod")], Ok("prod")),
+            (&[(sandbox, "stage")], Ok("stage")),
+            (&[(ns, "prod"), (sandbox, "other")], Ok("prod")),
+            (&[(ns, "prod"), (SCOPE, "prod")], Ok("prod")),
+            (&[(ns, "prod"), (SCOPE, "dev")], Err("differs from the pod's namespace")),
+            (&[(SCOPE, "a/b")], Err(SCOPE)),
+            (&[(SCOPE, "")], Err(SCOPE)),
+            (&[(ns, "bad ns")], Err(ns)),
+        ];
+        for (pairs, want) in cases {
+            let got = scope(&ann(pairs));
+            match (got, want) {
+                (Ok(s), Ok(w)) => assert_eq!(s.as_str(), *w, "{pairs:?}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{pairs:?}: {e}"),
+                (got, want) => panic!("{pairs:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn allow_scopes() {
+        let r = parse_request(&ann(&[(ALLOW_SCOPES, "b c,d")]), Some("h")).unwrap();
+        let names = |a: &Admits| Vec::<String>::from(a.clone());
+        assert_eq!(names(&r.admits), vec!["b", "c", "d"]);
+        let r = parse_request(&ann(&[(ALLOW_SCOPES, "*")]), Some("h")).unwrap();
+        assert_eq!(r.admits, Admits::Any);
+        let r = parse_request(&ann(&[(ALLOW_SCOPES, "")]), Some("h")).unwrap();
+        assert_eq!(r.admits, Admits::Own);
+        let err = parse_request(&ann(&[(ALLOW_SCOPES, "a b/c")]), Some("h")).unwrap_err();
+        assert!(err.to_string().contains(ALLOW_SCOPES), "{err}");
+        let r = parse_request(&ann(&[(LINKS, "team-b/db:data")]), Some("h")).unwrap();
+        assert_eq!(r.links[0].scope.as_ref().unwrap().as_str(), "team-b");
+        assert_eq!(r.scope.as_str(), "default");
     }
 }
 

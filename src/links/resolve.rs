@@ -76,9 +76,22 @@ pub fn hosts(linker: &str, links: &[Resolved]) -> Vec<render::hosts::Line> {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "link \"{link}\": could not get container for {target}: no running container, service or resource named {target:?} is registered (start it first, or fix annotation io.linkshim.links)"
+        "link \"{link}\": could not get container for {target}: no running container, service or resource named {target:?} is registered in scope {scope:?} (start it first, or fix annotation io.linkshim.links)"
     )]
-    Missing { link: String, target: String },
+    Missing {
+        link: String,
+        target: String,
+        scope: String,
+    },
+    #[error(
+        "link \"{link}\": target \"{target}\" in scope \"{scope}\" does not admit scope \"{from}\" (add io.linkshim.allow-scopes={from} to the target)"
+    )]
+    NotAdmitted {
+        link: String,
+        target: String,
+        scope: String,
+        from: String,
+    },
     #[error(
         "link \"{link}\": {target:?} is ambiguous: it is both {what} (rename one of them with io.linkshim.name or io.linkshim.service)"
     )]
@@ -93,43 +106,57 @@ pub enum Error {
     Registry(#[from] registry::Error),
 }
 
-/// Resolve every link of `linker`; the first failure fails them all.
-/// Resources are looked up in `reg`, then in the registry in `persist_dir`.
+/// Resolve every link of `linker`, a container of `scope`; the first
+/// failure fails them all. Resources are looked up in `reg`, then in the
+/// registry in `persist_dir`.
 pub fn resolve(
     reg: &mut Registry,
     linker: &Name,
+    scope: &Name,
     links: &[LinkRequest],
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Resolved>, Error> {
-    resolve_each(reg, linker, links, persist_dir)?
+    resolve_each(reg, linker, scope, links, persist_dir)?
         .into_iter()
         .collect()
 }
 
-/// Resolve each link of `linker` on its own, in order: one registry
-/// statement for every target name (and one for resources, when a name is
-/// no container or service).
+/// Resolve each link of `linker`, a container of `scope`, on its own, in
+/// order: one registry statement per scope the links name (and one for
+/// resources, when a name is no container or service). A target is looked
+/// up in the link's scope (`scope/target`), else the linker's; a target in
+/// another scope must admit the linker's (`io.linkshim.allow-scopes`).
+/// Resources are host-wide: a link in the linker's own scope may name one.
 pub fn resolve_each(
     reg: &mut Registry,
     linker: &Name,
+    scope: &Name,
     links: &[LinkRequest],
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Result<Resolved, Error>>, registry::Error> {
-    let names: Vec<&str> = links.iter().map(|l| l.target.as_str()).collect();
-    let found = if names.is_empty() {
-        Vec::new()
-    } else {
-        reg.find(&names)?
-    };
-    let is_container_or_service = |name: &str| {
+    let target_scope = |l: &LinkRequest| l.scope.clone().unwrap_or_else(|| scope.clone());
+    let mut scopes: Vec<Name> = links.iter().map(target_scope).collect();
+    scopes.sort();
+    scopes.dedup();
+    let mut found = Vec::new();
+    for s in &scopes {
+        let names: Vec<&str> = links
+            .iter()
+            .filter(|l| target_scope(l) == *s)
+            .map(|l| l.target.as_str())
+            .collect();
+        found.extend(reg.find(s.as_str(), &names)?);
+    }
+    let is_container_or_service = |s: &Name, name: &str| {
         found.iter().any(|r| {
-            r.name.as_str() == name || r.service.as_ref().is_some_and(|s| s.as_str() == name)
+            r.scope == *s
+                && (r.name.as_str() == name || r.service.as_ref().is_some_and(|v| v.as_str() == name))
         })
     };
-    let missing: Vec<&str> = names
+    let missing: Vec<&str> = links
         .iter()
-        .copied()
-        .filter(|n| !is_container_or_service(n))
+        .filter(|l| target_scope(l) == *scope && !is_container_or_service(scope, l.target.as_str()))
+        .map(|l| l.target.as_str())
         .collect();
     let resources = find_resources(reg, &missing, persist_dir)?;
     Ok(links
@@ -137,18 +164,30 @@ pub fn resolve_each(
         .map(|request| {
             let link = request.to_string();
             let name = request.target.as_str();
-            if request.target == *linker {
+            let in_scope = target_scope(request);
+            if request.target == *linker && in_scope == *scope {
                 return Err(Error::SelfLink { link });
             }
+            let here = || found.iter().filter(|r| r.scope == in_scope);
             // A replica named like its own service is one of the replicas.
-            let container = found
-                .iter()
-                .find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
-            let replicas: Vec<Record> = found
-                .iter()
+            let container =
+                here().find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
+            let replicas: Vec<Record> = here()
                 .filter(|r| r.service.as_ref() == Some(&request.target))
                 .cloned()
                 .collect();
+            if let Some(r) = container
+                .into_iter()
+                .chain(&replicas)
+                .find(|r| !r.admits.admits(&r.scope, scope))
+            {
+                return Err(Error::NotAdmitted {
+                    link,
+                    target: r.name.to_string(),
+                    scope: in_scope.to_string(),
+                    from: scope.to_string(),
+                });
+            }
             let target = match (container, replicas.is_empty()) {
                 (Some(_), false) => {
                     return Err(Error::Ambiguous {
@@ -162,7 +201,10 @@ pub fn resolve_each(
                     name: request.target.clone(),
                     replicas,
                 },
-                (None, true) => match resources.iter().find(|r| r.name == request.target) {
+                (None, true) => match resources
+                    .iter()
+                    .find(|r| r.name == request.target && in_scope == *scope)
+                {
                     Some(r) => Target::Resource {
                         record: resource_record(r),
                         resource: r.clone(),
@@ -171,6 +213,7 @@ pub fn resolve_each(
                         return Err(Error::Missing {
                             link,
                             target: name.to_string(),
+                            scope: in_scope.to_string(),
                         });
                     }
                 },
@@ -276,6 +319,7 @@ mod tests {
         reg.register(&rec("x2", "api-1", Some("api")), None)
             .unwrap();
         reg.reserve(
+            &crate::model::default_scope(),
             &Name::parse("t", "lazy").unwrap(),
             &Name::parse("t", "lazy-1").unwrap(),
             "0123456789abcdef",
@@ -283,7 +327,7 @@ mod tests {
         .unwrap();
         let linker = Name::parse("t", "me").unwrap();
         let one = |reg: &mut Registry, text: &str| {
-            resolve(reg, &linker, &parse_links(text).unwrap(), None)
+            resolve(reg, &linker, &crate::model::default_scope(), &parse_links(text).unwrap(), None)
         };
 
         assert!(
@@ -330,8 +374,8 @@ mod tests {
             .unwrap();
         let links = parse_links("pg").unwrap();
         let me = Name::parse("t", "me").unwrap();
-        assert!(resolve(&mut reg, &me, &links, None).is_err());
-        let got = resolve(&mut reg, &me, &links, Some(persist.path())).unwrap();
+        assert!(resolve(&mut reg, &me, &crate::model::default_scope(), &links, None).is_err());
+        let got = resolve(&mut reg, &me, &crate::model::default_scope(), &links, Some(persist.path())).unwrap();
         match &got[0].target {
             Target::Resource { record, .. } => assert_eq!(
                 record.addrs,
@@ -401,7 +445,7 @@ mod replica_name_tests {
             reg.register(&rec, None).unwrap();
         }
         let me = Name::parse("t", "me").unwrap();
-        let got = resolve(&mut reg, &me, &parse_links("web").unwrap(), None).unwrap();
+        let got = resolve(&mut reg, &me, &crate::model::default_scope(), &parse_links("web").unwrap(), None).unwrap();
         assert!(matches!(&got[0].target, Target::Service { replicas, .. } if replicas.len() == 2));
     }
 }

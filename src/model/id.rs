@@ -1,9 +1,26 @@
-//! Container ids, as the engine gave them.
+//! Container ids, as the engine gave them, validated as runc validates them.
 
 use std::fmt;
 
-/// A container's id. Whoever starts a container chooses it, so it is kept
-/// as given and only ever shown (the short form goes into hosts lines).
+/// The longest id linkshim accepts.
+pub const MAX_ID_LEN: usize = 1024;
+
+/// Why a container id was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "container id {} is not valid: {why} (only letters, digits, '_', '.', '+' and '-', at most {MAX_ID_LEN} characters, as runc requires: create it with another id)",
+    escape(.id)
+)]
+pub struct IdError {
+    pub id: String,
+    pub why: &'static str,
+}
+
+/// A container's id. Whoever starts a container chooses it, so a new one
+/// goes through [`ContainerId::parse`] (runc's rule, `^[\w+-\.]+$`) before
+/// it is stored or rendered: its short form goes into other containers'
+/// hosts lines. Ids read back from the registry are kept as stored and
+/// shown through [`escape`].
 #[derive(
     Debug,
     Clone,
@@ -20,6 +37,30 @@ use std::fmt;
 pub struct ContainerId(String);
 
 impl ContainerId {
+    /// Validate an id from the engine: 1 to `MAX_ID_LEN` characters of
+    /// `[A-Za-z0-9_.+-]`.
+    pub fn parse(id: &str) -> Result<ContainerId, IdError> {
+        let bad = |why| IdError {
+            id: truncated(id),
+            why,
+        };
+        if id.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if id.len() > MAX_ID_LEN {
+            return Err(bad("it is too long"));
+        }
+        if !is_valid(id) {
+            return Err(bad("it holds a character outside [A-Za-z0-9_.+-]"));
+        }
+        Ok(ContainerId(id.to_string()))
+    }
+
+    /// True when this id passes [`ContainerId::parse`].
+    pub fn is_valid(&self) -> bool {
+        is_valid(&self.0)
+    }
+
     pub fn new(id: impl Into<String>) -> ContainerId {
         ContainerId(id.into())
     }
@@ -35,6 +76,31 @@ impl ContainerId {
     /// The first 12 characters, as Docker shows an id.
     pub fn short(&self) -> &str {
         short_id(&self.0)
+    }
+}
+
+fn is_valid(id: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+}
+
+/// The first 256 characters of `id`, for an error message.
+fn truncated(id: &str) -> String {
+    match id.char_indices().nth(256) {
+        Some((i, _)) => format!("{}...", &id[..i]),
+        None => id.to_string(),
+    }
+}
+
+/// `id` quoted for a line of output: a valid id as it is, anything else
+/// escaped (`"a\n6.6.6.6 db"`) so it can never break a line or a column.
+pub fn escape(id: &str) -> String {
+    if is_valid(id) {
+        id.to_string()
+    } else {
+        format!("{:?}", truncated(id))
     }
 }
 
@@ -104,5 +170,32 @@ mod tests {
         assert_eq!(id.short(), "330ef1855f71");
         assert_eq!(ContainerId::new("tgt1").short(), "tgt1");
         assert_eq!(ContainerId::default().short(), "");
+    }
+
+    #[test]
+    fn ids_as_runc_accepts_them() {
+        for ok in ["a", "c0ffee", "A_b.c+d-e", "0", &"x".repeat(MAX_ID_LEN)] {
+            let id = ContainerId::parse(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+            assert!(id.is_valid());
+            assert_eq!(escape(ok), ok);
+        }
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("a\n6.6.6.6 db", "outside"),
+            ("a b", "outside"),
+            ("a/b", "outside"),
+            ("a:b", "outside"),
+            ("caf\u{e9}", "outside"),
+            ("a\0", "outside"),
+            (&"x".repeat(MAX_ID_LEN + 1), "too long"),
+        ];
+        for (bad, why) in cases {
+            let err = ContainerId::parse(bad).expect_err(bad);
+            let text = err.to_string();
+            assert!(text.contains(why), "{bad:?}: {text}");
+            assert!(!text.contains('\n'), "the error is one line: {text:?}");
+            assert!(!ContainerId::new(*bad).is_valid());
+        }
+        assert_eq!(escape("a\n6.6.6.6 db"), "\"a\\n6.6.6.6 db\"");
     }
 }

@@ -1,6 +1,6 @@
-//! The shared vocabulary: names, ports, link requests, container ids, URL
-//! templates, what a target shares, which variables are safe and the size
-//! caps: the words every other module speaks.
+//! The shared vocabulary: names, scopes, ports, link requests, container
+//! ids, URL templates, what a target shares, which variables are safe and
+//! the size caps: the words every other module speaks.
 //!
 //! Nothing here imports the rest of the crate, so the annotation parser,
 //! the registry and the renderers can all use it without depending on one
@@ -11,14 +11,16 @@ pub mod limits;
 mod link;
 mod name;
 mod port;
+mod scope;
 pub mod share;
 pub mod url;
 pub mod vars;
 
-pub use id::{ContainerId, short_id};
+pub use id::{ContainerId, IdError, MAX_ID_LEN, escape as escape_id, short_id};
 pub use link::{Family, LinkRequest};
 pub use name::{Name, NameError};
 pub use port::{Port, Proto, sort_ports};
+pub use scope::{Admits, DEFAULT_SCOPE, default_scope};
 pub use url::Template;
 
 /// Variables of a target's own environment that a link never carries.

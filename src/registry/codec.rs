@@ -14,7 +14,7 @@ use crate::model::{Name, Template};
 
 /// The columns a record is read from.
 pub(super) const COLUMNS: &str =
-    "id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+    "id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
 
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {
@@ -52,13 +52,15 @@ fn env_of(text: &str) -> Result<(Vec<(String, String)>, Policy), serde_json::Err
 pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO containers
-            (id, name, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created, token)
+            (id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created, token)
          VALUES
-            (:id, :name, :service, :svc_index, :addrs, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
+            (:id, :scope, :name, :admits, :service, :svc_index, :addrs, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
     )?
     .execute(named_params! {
         ":id": rec.id.as_str(),
+        ":scope": rec.scope.as_str(),
         ":name": rec.name.as_str(),
+        ":admits": json(&rec.admits),
         ":service": rec.service.as_ref().map(Name::as_str),
         ":svc_index": rec.index,
         ":addrs": json(&rec.addrs),
@@ -81,6 +83,8 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
     let text = |col: &str| row.get::<_, String>(col);
     let (addrs, ports, env, links) = (text("addrs")?, text("ports")?, text("env")?, text("links")?);
     let name: String = row.get("name")?;
+    let scope: String = row.get("scope")?;
+    let admits: String = row.get("admits")?;
     let service: Option<String> = row.get("service")?;
     let url: Option<String> = row.get("url")?;
     let id: String = row.get("id")?;
@@ -93,7 +97,9 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
         let (env, shared) = env_of(&env).map_err(field("env"))?;
         Ok(Record {
             id: id.into(),
+            scope: Name::parse("scope", &scope).map_err(|e| e.to_string())?,
             name: Name::parse("name", &name).map_err(|e| e.to_string())?,
+            admits: serde_json::from_str(&admits).map_err(field("admits"))?,
             service: service
                 .map(|s| Name::parse("service", &s))
                 .transpose()
@@ -158,7 +164,8 @@ mod tests {
     fn conn() -> Connection {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(
-            "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
+            "CREATE TABLE containers (id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL,
+                admits TEXT NOT NULL, service TEXT,
                 svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
                 links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
                 boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);",
@@ -172,7 +179,9 @@ mod tests {
         let c = conn();
         let rec = Record {
             id: "0123456789abcdef".into(),
+            scope: Name::parse("t", "team-a").unwrap(),
             name: Name::parse("t", "web-1").unwrap(),
+            admits: crate::model::Admits::parse("t", ["b", "c"]).unwrap(),
             service: Some(Name::parse("t", "web").unwrap()),
             index: Some(3),
             addrs: vec!["10.0.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
@@ -185,6 +194,7 @@ mod tests {
             links: vec![
                 LinkRequest::parse("db:data").unwrap(),
                 LinkRequest::parse("redis:cache+convox").unwrap(),
+                LinkRequest::parse("team-b/pg:db2").unwrap(),
             ],
             url: Some(Template::parse("redis://:pw@:6379/0").unwrap()),
             pid: Some(42),
@@ -224,10 +234,12 @@ mod tests {
             ("links", "'[\"a:b c\"]'", "links"),
             ("url", "'redis://:0'", "url"),
             ("ports", "'nope'", "ports"),
+            ("scope", "'a b'", "scope"),
+            ("admits", "'[\"a/b\"]'", "admits"),
         ] {
             c.execute_batch(&format!(
                 "DELETE FROM containers;
-                 INSERT INTO containers VALUES ('i', 'n', NULL, NULL, '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
+                 INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
                  UPDATE containers SET {col} = {value};"
             ))
             .unwrap();

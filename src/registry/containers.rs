@@ -1,5 +1,8 @@
 //! Rows of running containers: register, look up, unregister, and the
-//! linkers of a target. Stale rows count as absent and are cleared.
+//! linkers of a target. A container's name (and its service index) is
+//! unique in its scope; a row is the container's own as long as its pid
+//! (with its start time) and its hosts token are the same. Stale rows count
+//! as absent and are cleared.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -9,7 +12,7 @@ use super::error::{Conflict, Error, db};
 use super::record::Record;
 use super::write::Tx;
 use super::{holds, slots};
-use crate::model::Name;
+use crate::model::{ContainerId, Name};
 
 impl Tx<'_> {
     /// The records `cond` selects, in this transaction.
@@ -29,7 +32,8 @@ impl Tx<'_> {
             .map_err(db(self.path))
     }
 
-    /// Fail with `NameIsResource` when `name` is a resource's.
+    /// Fail with `NameIsResource` when `name` is a resource's (resources
+    /// are host-wide: their names are refused in every scope).
     pub(super) fn refuse_resource_name(&self, name: &Name) -> Result<(), Error> {
         let is_resource = self
             .conn
@@ -51,14 +55,20 @@ impl Tx<'_> {
     }
 
     /// Fail with `NameInUse` when a live container other than `id` holds
-    /// `name`; a stale holder is removed.
-    pub(super) fn claim_container_name(&self, name: &Name, id: &str) -> Result<(), Error> {
-        for other in self.select("name = ?1", [name.as_str()])? {
+    /// `name` in `scope`; a stale holder is removed.
+    pub(super) fn claim_container_name(
+        &self,
+        scope: &Name,
+        name: &Name,
+        id: &str,
+    ) -> Result<(), Error> {
+        for other in self.select("scope = ?1 AND name = ?2", [scope.as_str(), name.as_str()])? {
             if other.id == id {
                 continue;
             }
             if other.live(self.live) {
                 return Err(Conflict::NameInUse {
+                    scope: scope.to_string(),
                     name: name.to_string(),
                     id: other.id.to_string(),
                 }
@@ -69,16 +79,20 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The indexes live members of `service` other than `id` hold (stale
-    /// ones are removed), and the index `id` holds itself.
+    /// The indexes live members of `service` in `scope` other than `id`
+    /// hold (stale ones are removed), and the index `id` holds itself.
     pub(super) fn service_indexes(
         &self,
+        scope: &Name,
         service: &Name,
         id: &str,
     ) -> Result<(Vec<u32>, Option<u32>), Error> {
         let mut taken = Vec::new();
         let mut own = None;
-        for m in self.select("service = ?1", [service.as_str()])? {
+        for m in self.select(
+            "scope = ?1 AND service = ?2",
+            [scope.as_str(), service.as_str()],
+        )? {
             if m.id == id {
                 own = m.index;
             } else if m.live(self.live) {
@@ -89,15 +103,56 @@ impl Tx<'_> {
         }
         Ok((taken, own))
     }
+
+    /// Fail unless the row of `rec.id`, when a live one exists, is this
+    /// very container registering again: the same process (pid and its
+    /// start time) under the same hosts token. A stale row is replaced.
+    /// Fail too when a live container of another id holds `token`.
+    fn claim_identity(&self, rec: &Record, token: Option<&str>) -> Result<(), Error> {
+        let found = codec::select_with(
+            self.conn,
+            self.path,
+            ", token",
+            "id = ?1 OR (token IS NOT NULL AND token = ?2)",
+            params![rec.id.as_str(), token],
+            |r, row| Ok((r, row.get::<_, Option<String>>("token")?)),
+        )?;
+        for (other, other_token) in found {
+            if !other.live(self.live) {
+                continue;
+            }
+            if other.id != rec.id {
+                return Err(Conflict::TokenInUse {
+                    id: rec.id.to_string(),
+                    holder: other.id.to_string(),
+                }
+                .into());
+            }
+            let same = other_token.as_deref() == token
+                && other.pid == rec.pid
+                && other.pid_start == rec.pid_start;
+            if !same {
+                return Err(Conflict::IdInUse {
+                    id: rec.id.to_string(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Registry {
-    /// Add or replace the record of `rec.id`. A replica keeps its index when
-    /// it registers again or takes over the slot reserved for `token`, else
-    /// takes the lowest index no live replica or reservation holds. Stale
-    /// records in its way are cleared in the same transaction.
+    /// Add or replace the record of `rec.id`. A live record of the same id
+    /// is replaced only by the same container (same process, same `token`).
+    /// A replica keeps its index when it registers again or takes over the
+    /// slot reserved for `token`, else takes the lowest index of its
+    /// service in its scope that no live replica or reservation holds.
+    /// Stale records in its way are cleared in the same transaction.
     pub fn register(&mut self, rec: &Record, token: Option<&str>) -> Result<Record, Error> {
+        ContainerId::parse(rec.id.as_str())?;
         self.write(|tx| {
+            tx.claim_identity(rec, token)?;
             let mut stored = rec.clone();
             // An index the container already carries (LINKSHIM_INDEX) is kept when free.
             let wanted = rec.index;
@@ -106,15 +161,17 @@ impl Registry {
             let slot = token.map(|t| slots::take(tx, t)).transpose()?.flatten();
             // The hold on its hosts file too: its liveness holds it now.
             token.map(|t| holds::release(tx, t)).transpose()?;
-            if let Some(slot) = slot.filter(|s| rec.service.as_ref() == Some(&s.service)) {
+            if let Some(slot) = slot
+                .filter(|s| rec.service.as_ref() == Some(&s.service) && rec.scope == s.scope)
+            {
                 stored.index = Some(slot.index);
             }
-            tx.claim_container_name(&rec.name, rec.id.as_str())?;
-            slots::refuse_reserved_name(tx, &rec.name, token)?;
+            tx.claim_container_name(&rec.scope, &rec.name, rec.id.as_str())?;
+            slots::refuse_reserved_name(tx, Some(&rec.scope), &rec.name, token)?;
             tx.refuse_resource_name(&rec.name)?;
             if let Some(service) = &rec.service {
-                let (mut taken, own) = tx.service_indexes(service, rec.id.as_str())?;
-                taken.extend(slots::indexes(tx, service, token)?);
+                let (mut taken, own) = tx.service_indexes(&rec.scope, service, rec.id.as_str())?;
+                taken.extend(slots::indexes(tx, &rec.scope, service, token)?);
                 stored.index = stored.index.or(own);
                 if stored.index.is_none() {
                     stored.index = wanted
@@ -123,48 +180,70 @@ impl Registry {
                 }
             }
             codec::put(tx.conn, &stored, token).map_err(db(tx.path))?;
-            // What it links to, so that a target's change can find its linkers;
-            // rows of records that are gone go with it.
+            // What it links to (the target's scope and name), so that a
+            // target's change can find its linkers; rows of records that
+            // are gone go with it.
             tx.exec(
                 "DELETE FROM link_targets WHERE linker_id = ?1 OR linker_id NOT IN (SELECT id FROM containers)",
                 [stored.id.as_str()],
             )?;
             for link in &stored.links {
                 tx.exec(
-                    "INSERT INTO link_targets (linker_id, target) VALUES (?1, ?2)",
-                    params![stored.id.as_str(), link.target.as_str()],
+                    "INSERT INTO link_targets (linker_id, scope, target) VALUES (?1, ?2, ?3)",
+                    params![
+                        stored.id.as_str(),
+                        link.scope.as_ref().unwrap_or(&stored.scope).as_str(),
+                        link.target.as_str()
+                    ],
                 )?;
             }
             Ok(stored)
         })
     }
 
-    /// Remove the record of container `id`, and the slot reserved under
-    /// its `token` if its start never took it; the container's record when
-    /// there was one.
+    /// Remove the record of container `id` that was registered under
+    /// `token` (a record of the same id under another token is another
+    /// container's, and stays), and the slot reserved under `token` if its
+    /// start never took it; the removed record when there was one.
     pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
         self.write(|tx| {
-            let removed = tx.select("id = ?1", [id])?.pop();
-            tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
+            let removed = codec::select_with(
+                tx.conn,
+                tx.path,
+                ", token",
+                "id = ?1",
+                [id],
+                |r, row| Ok((r, row.get::<_, Option<String>>("token")?)),
+            )?
+            .into_iter()
+            .find(|(_, t)| t.as_deref() == token)
+            .map(|(r, _)| r);
+            if removed.is_some() {
+                tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
+                tx.exec("DELETE FROM link_targets WHERE linker_id = ?1", [id])?;
+            }
             if let Some(t) = token {
                 slots::take(tx, t)?;
                 holds::release(tx, t)?;
             }
-            tx.exec("DELETE FROM link_targets WHERE linker_id = ?1", [id])?;
             Ok(removed)
         })
     }
 
     /// The live linkers, with their tokens, whose links name any of
-    /// `targets`: one statement, however many targets.
-    pub fn linkers_of(&mut self, targets: &[&str]) -> Result<Vec<(Record, String)>, Error> {
+    /// `targets` in `scope`: one statement, however many targets.
+    pub fn linkers_of(
+        &mut self,
+        scope: &str,
+        targets: &[&str],
+    ) -> Result<Vec<(Record, String)>, Error> {
         let found = codec::select_with(
             &self.conn,
             &self.path,
             ", token",
             "token IS NOT NULL AND id IN (SELECT linker_id FROM link_targets
-                WHERE target IN (SELECT value FROM json_each(?1)))",
-            [json(&targets)],
+                WHERE scope = ?1 AND target IN (SELECT value FROM json_each(?2)))",
+            params![scope, json(&targets)],
             |rec, row| Ok((rec, row.get::<_, String>("token")?)),
         )?;
         Ok(self.keep_live_by(found, |(rec, _)| rec))
@@ -184,41 +263,64 @@ impl Registry {
             .map_err(db(&self.path))
     }
 
-    /// The live container registered under `name`; a stale one is cleared.
-    pub fn lookup(&mut self, name: &str) -> Result<Option<Record>, Error> {
-        let found = codec::select(&self.conn, &self.path, "name = ?1", [name])?;
-        Ok(self.keep_live(found).into_iter().next())
+    /// True when a live container or a live reservation holds `token`: a
+    /// config that carries it belongs to that container, not to whoever
+    /// copied it.
+    pub fn token_in_use(&mut self, token: &str) -> Result<bool, Error> {
+        let holders = codec::select(&self.conn, &self.path, "token = ?1", [token])?;
+        Ok(!self.keep_live(holders).is_empty() || slots::reserved(self, token)?)
     }
 
-    /// Every live container named one of `names` or a replica of a service
-    /// named so, by service index: one statement, however many names.
-    pub fn find(&mut self, names: &[&str]) -> Result<Vec<Record>, Error> {
+    /// The live container registered under `name` in `scope`; a stale one
+    /// is cleared.
+    pub fn lookup(&mut self, scope: &str, name: &str) -> Result<Option<Record>, Error> {
         let found = codec::select(
             &self.conn,
             &self.path,
-            "name IN (SELECT value FROM json_each(?1))
-             OR service IN (SELECT value FROM json_each(?1))
+            "scope = ?1 AND name = ?2",
+            [scope, name],
+        )?;
+        Ok(self.keep_live(found).into_iter().next())
+    }
+
+    /// Every live container of `scope` named one of `names` or a replica
+    /// of a service named so, by service index: one statement, however
+    /// many names.
+    pub fn find(&mut self, scope: &str, names: &[&str]) -> Result<Vec<Record>, Error> {
+        let found = codec::select(
+            &self.conn,
+            &self.path,
+            "scope = ?1 AND (name IN (SELECT value FROM json_each(?2))
+             OR service IN (SELECT value FROM json_each(?2)))
              ORDER BY svc_index",
-            [json(&names)],
+            params![scope, json(&names)],
         )?;
         Ok(self.keep_live(found))
     }
 
-    /// Fail when `name` is held by a live container other than `id` or
-    /// reserved under another token than `token`.
-    pub fn check_name(&mut self, name: &Name, id: Option<&str>, token: &str) -> Result<(), Error> {
+    /// Fail when `name` is held in `scope` by a live container other than
+    /// `id` or reserved under another token than `token`.
+    pub fn check_name(
+        &mut self,
+        scope: &Name,
+        name: &Name,
+        id: Option<&str>,
+        token: &str,
+    ) -> Result<(), Error> {
         if let Some(holder) = self
-            .lookup(name.as_str())?
+            .lookup(scope.as_str(), name.as_str())?
             .filter(|h| Some(h.id.as_str()) != id)
         {
             return Err(Conflict::NameInUse {
+                scope: scope.to_string(),
                 name: name.to_string(),
                 id: holder.id.to_string(),
             }
             .into());
         }
-        if slots::reserved_by_other(self, name, token)? {
+        if slots::reserved_by_other(self, scope, name, token)? {
             return Err(Conflict::NameReserved {
+                scope: scope.to_string(),
                 name: name.to_string(),
             }
             .into());
@@ -226,13 +328,14 @@ impl Registry {
         Ok(())
     }
 
-    /// The live replicas of `service`, by index; stale ones are cleared.
-    pub fn service(&mut self, service: &str) -> Result<Vec<Record>, Error> {
+    /// The live replicas of `service` in `scope`, by index; stale ones are
+    /// cleared.
+    pub fn service(&mut self, scope: &str, service: &str) -> Result<Vec<Record>, Error> {
         let found = codec::select(
             &self.conn,
             &self.path,
-            "service = ?1 ORDER BY svc_index",
-            [service],
+            "scope = ?1 AND service = ?2 ORDER BY svc_index",
+            [scope, service],
         )?;
         Ok(self.keep_live(found))
     }
@@ -243,9 +346,9 @@ impl Registry {
         Ok(self.keep_live(found).into_iter().next())
     }
 
-    /// Every live record, by name; stale ones are cleared.
+    /// Every live record, by scope and name; stale ones are cleared.
     pub fn list(&mut self) -> Result<Vec<Record>, Error> {
-        let found = codec::select(&self.conn, &self.path, "1 = 1 ORDER BY name", [])?;
+        let found = codec::select(&self.conn, &self.path, "1 = 1 ORDER BY scope, name", [])?;
         Ok(self.keep_live(found))
     }
 
@@ -304,8 +407,8 @@ mod tests {
         let mut reg = Registry::open(dir.path()).unwrap();
         let r = rec("id1", "db");
         reg.register(&r, None).unwrap();
-        assert_eq!(reg.lookup("db").unwrap(), Some(r.clone()));
-        assert_eq!(reg.lookup("nope").unwrap(), None);
+        assert_eq!(reg.lookup("default", "db").unwrap(), Some(r.clone()));
+        assert_eq!(reg.lookup("default", "nope").unwrap(), None);
         // Registering again is harmless.
         reg.register(&r, None).unwrap();
         assert_eq!(reg.list().unwrap().len(), 1);
@@ -314,7 +417,7 @@ mod tests {
         assert_eq!(other.get("id1").unwrap(), Some(r));
         assert!(reg.unregister("id1", None).unwrap().is_some());
         assert!(reg.unregister("id1", None).unwrap().is_none());
-        assert_eq!(other.lookup("db").unwrap(), None);
+        assert_eq!(other.lookup("default", "db").unwrap(), None);
     }
 
     #[test]
@@ -331,7 +434,7 @@ mod tests {
             reg.register(r, None).unwrap();
         }
         for name in ["a", "b", "c"] {
-            assert_eq!(reg.lookup(name).unwrap(), None, "{name}");
+            assert_eq!(reg.lookup("default", name).unwrap(), None, "{name}");
         }
         let left: i64 = reg
             .conn
@@ -354,7 +457,7 @@ mod tests {
         stale.boot_id = "old".into();
         reg.register(&stale, None).unwrap();
         reg.register(&rec("four", "cache"), None).unwrap();
-        assert_eq!(reg.lookup("cache").unwrap().unwrap().id, "four");
+        assert_eq!(reg.lookup("default", "cache").unwrap().unwrap().id, "four");
     }
 
     #[test]
@@ -375,7 +478,7 @@ mod tests {
         assert_eq!(idx(&mut reg, "w4"), Some(2), "a freed index is reused");
         assert_eq!(idx(&mut reg, "w5"), Some(4));
         let members: Vec<_> = reg
-            .service("web")
+            .service("default", "web")
             .unwrap()
             .into_iter()
             .map(|r| (r.id.to_string(), r.index))
@@ -408,7 +511,7 @@ mod tests {
             }
         });
         let mut reg = Registry::open(dir.path()).unwrap();
-        let all = reg.service("svc").unwrap();
+        let all = reg.service("default", "svc").unwrap();
         assert_eq!(all.len(), 200);
         let mut idx: Vec<u32> = all.iter().filter_map(|r| r.index).collect();
         idx.sort();
@@ -452,7 +555,7 @@ mod tests {
         stale.boot_id = "old".into();
         reg.register(&stale, None).unwrap();
         let got: Vec<(String, Option<u32>)> = reg
-            .find(&["db", "web", "nosuch", "cache"])
+            .find("default", &["db", "web", "nosuch", "cache"])
             .unwrap()
             .into_iter()
             .map(|r| (r.id.to_string(), r.index))
@@ -465,10 +568,10 @@ mod tests {
             vec![&("r2".to_string(), Some(1)), &("r1".to_string(), Some(2))],
             "replicas by index"
         );
-        assert!(reg.find(&["nosuch"]).unwrap().is_empty());
-        assert!(reg.find(&[]).unwrap().is_empty());
+        assert!(reg.find("default", &["nosuch"]).unwrap().is_empty());
+        assert!(reg.find("default", &[]).unwrap().is_empty());
         assert_eq!(
-            reg.lookup("cache").unwrap(),
+            reg.lookup("default", "cache").unwrap(),
             None,
             "the stale one was cleared"
         );
@@ -490,7 +593,7 @@ mod tests {
             .unwrap();
         reg.register(&linker("l4", "db"), None).unwrap();
         let mut got: Vec<(String, String)> = reg
-            .linkers_of(&["db", "web", "nosuch"])
+            .linkers_of("default", &["db", "web", "nosuch"])
             .unwrap()
             .into_iter()
             .map(|(r, t)| (r.id.to_string(), t))

@@ -12,6 +12,8 @@ pub enum Error {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    #[error(transparent)]
+    BadId(#[from] crate::model::IdError),
 }
 
 /// The database, its lock or its content failed.
@@ -37,13 +39,25 @@ pub enum StorageError {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Conflict {
     #[error(
-        "name {name:?} is already used by running container {id} (give this container another io.linkshim.name, or stop that one)"
+        "name {name:?} is already used by running container {id} in scope {scope:?} (give this container another io.linkshim.name, or stop that one)"
     )]
-    NameInUse { name: String, id: String },
+    NameInUse {
+        scope: String,
+        name: String,
+        id: String,
+    },
     #[error(
-        "name {name:?} is reserved by a container being created (its start or its failure frees it; a failed create holds it for {PENDING_SECS} s)"
+        "name {name:?} in scope {scope:?} is reserved by a container being created (its start or its failure frees it; a failed create holds it for {PENDING_SECS} s)"
     )]
-    NameReserved { name: String },
+    NameReserved { scope: String, name: String },
+    #[error(
+        "container id {id} is already registered by another running container (another process or hosts token): it is not replaced (give this container another id, or stop that one)"
+    )]
+    IdInUse { id: String },
+    #[error(
+        "the hosts token of container {id} is held by running container {holder} (prepare its config again: linkshim gives it a token of its own)"
+    )]
+    TokenInUse { id: String, holder: String },
     #[error(
         "name {name:?} is already a registered resource (resources and containers share one name space)"
     )]

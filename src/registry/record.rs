@@ -6,13 +6,17 @@ use serde::Serialize;
 
 use super::liveness::{self, Liveness};
 use crate::model::share::Policy;
-use crate::model::{ContainerId, LinkRequest, Name, Port, Template};
+use crate::model::{Admits, ContainerId, LinkRequest, Name, Port, Template, default_scope};
 
 /// One running container, as registered at its start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
     pub id: ContainerId,
+    /// The scope its name (and service) is unique in, and its links resolve in.
+    pub scope: Name,
     pub name: Name,
+    /// The other scopes that may link to it.
+    pub admits: Admits,
     /// The service this container is a replica of, and its index in it (1..N).
     pub service: Option<Name>,
     pub index: Option<u32>,
@@ -41,12 +45,15 @@ pub struct Record {
 pub const PENDING_SECS: i64 = 120;
 
 impl Record {
-    /// A record of container `id` named `name` from this boot, with nothing
-    /// else yet: no address, port, env, link, service or process.
+    /// A record of container `id` named `name` in the default scope from
+    /// this boot, with nothing else yet: no address, port, env, link,
+    /// service or process, admitting no other scope.
     pub fn new(id: impl Into<ContainerId>, name: Name) -> Record {
         Record {
             id: id.into(),
+            scope: default_scope(),
             name,
+            admits: Admits::Own,
             service: None,
             index: None,
             addrs: vec![],

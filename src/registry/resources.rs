@@ -1,5 +1,6 @@
 //! Resources: things that are not containers, linked like containers. They
-//! share the containers' name space.
+//! are host-wide: a resource's name is refused to containers of every
+//! scope, and a link from any scope may name it.
 
 use super::Registry;
 use super::codec::json;
@@ -15,12 +16,13 @@ impl Registry {
             let holders = tx.select("name = ?1", [res.name.as_str()])?;
             if let Some(c) = holders.into_iter().find(|c| c.live(tx.live)) {
                 return Err(Conflict::NameInUse {
+                    scope: c.scope.to_string(),
                     name: res.name.to_string(),
                     id: c.id.to_string(),
                 }
                 .into());
             }
-            slots::refuse_reserved_name(tx, &res.name, None)?;
+            slots::refuse_reserved_name(tx, None, &res.name, None)?;
             tx.exec(
                 "INSERT OR REPLACE INTO resources (name, url, env, addrs) VALUES (?1, ?2, ?3, ?4)",
                 rusqlite::params![res.name.as_str(), res.url, json(&res.env), json(&res.addrs)],

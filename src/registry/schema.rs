@@ -8,12 +8,14 @@ use super::Registry;
 use super::error::{Error, db};
 
 /// The version `open` brings every registry to (`PRAGMA user_version`).
-pub(super) const VERSION: i32 = 5;
+pub(super) const VERSION: i32 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
     id        TEXT PRIMARY KEY,
-    name      TEXT NOT NULL UNIQUE,
+    scope     TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    admits    TEXT NOT NULL,
     service   TEXT,
     svc_index INTEGER,
     addrs     TEXT NOT NULL,
@@ -25,20 +27,23 @@ CREATE TABLE IF NOT EXISTS containers (
     pid_start INTEGER,
     boot_id   TEXT NOT NULL,
     created   INTEGER NOT NULL,
-    token     TEXT
+    token     TEXT,
+    UNIQUE (scope, name)
 );
 CREATE INDEX IF NOT EXISTS containers_token ON containers(token);
-CREATE UNIQUE INDEX IF NOT EXISTS containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
+CREATE INDEX IF NOT EXISTS containers_name ON containers(name);
+CREATE UNIQUE INDEX IF NOT EXISTS containers_slot ON containers(scope, service, svc_index) WHERE service IS NOT NULL;
 CREATE TABLE IF NOT EXISTS reservations (
     token     TEXT PRIMARY KEY,
+    scope     TEXT NOT NULL,
     name      TEXT NOT NULL,
     service   TEXT NOT NULL,
     svc_index INTEGER NOT NULL,
     boot_id   TEXT NOT NULL,
     created   INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS reservations_name ON reservations(name);
-CREATE INDEX IF NOT EXISTS reservations_service ON reservations(service);
+CREATE INDEX IF NOT EXISTS reservations_name ON reservations(scope, name);
+CREATE INDEX IF NOT EXISTS reservations_service ON reservations(scope, service);
 CREATE TABLE IF NOT EXISTS holds (
     token     TEXT PRIMARY KEY,
     boot_id   TEXT NOT NULL,
@@ -46,9 +51,10 @@ CREATE TABLE IF NOT EXISTS holds (
 );
 CREATE TABLE IF NOT EXISTS link_targets (
     linker_id TEXT NOT NULL,
+    scope     TEXT NOT NULL,
     target    TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS link_targets_target ON link_targets(target);
+CREATE INDEX IF NOT EXISTS link_targets_target ON link_targets(scope, target);
 CREATE INDEX IF NOT EXISTS link_targets_linker ON link_targets(linker_id);
 CREATE TABLE IF NOT EXISTS resources (
     name    TEXT PRIMARY KEY,
@@ -58,9 +64,92 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 ";
 
+/// An id runc would accept (`ContainerId::parse`), as an SQL condition on `id`.
+const VALID_ID: &str = "length(id) BETWEEN 1 AND 1024 AND id NOT GLOB '*[^A-Za-z0-9_.+-]*'";
+
 /// The schema version of an open database.
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i32> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Bring a registry of version 1 to 5 (or none) to `VERSION`, in the
+/// caller's transaction. Every old row goes to the `default` scope; rows
+/// of a container id runc would refuse (a newline, a space) are dropped,
+/// since their short form could break a hosts line. Version 2 lacked
+/// link_targets, version 3 reservations and version 4 holds, which the
+/// schema creates; the holds of version 5 (tokens are host-wide, not
+/// scoped) stay as they are.
+fn upgrade(conn: &Connection, from: i32) -> rusqlite::Result<()> {
+    if from == 1 {
+        conn.execute_batch(
+            "ALTER TABLE containers ADD COLUMN token TEXT;
+             ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';",
+        )?;
+    }
+    // The old tables move aside (their indexes dropped, so the new ones
+    // can take their names), the new ones are created, the rows copied.
+    let old: Vec<&str> = ["containers", "reservations", "link_targets"]
+        .into_iter()
+        .filter(|t| has_table(conn, t).unwrap_or(false))
+        .collect();
+    if from >= 1 {
+        conn.execute_batch(
+            "DROP INDEX IF EXISTS containers_token; DROP INDEX IF EXISTS containers_slot;
+             DROP INDEX IF EXISTS reservations_name; DROP INDEX IF EXISTS reservations_service;
+             DROP INDEX IF EXISTS link_targets_target; DROP INDEX IF EXISTS link_targets_linker;",
+        )?;
+        for t in &old {
+            conn.execute_batch(&format!("ALTER TABLE {t} RENAME TO old_{t}"))?;
+        }
+    }
+    conn.execute_batch(SCHEMA)?;
+    if from < 1 {
+        return Ok(());
+    }
+    let moved = |t: &str| from >= 1 && old.contains(&t);
+    if moved("containers") {
+        conn.execute_batch(&format!(
+            "INSERT OR IGNORE INTO containers (id, scope, name, admits, service, svc_index, addrs,
+                ports, env, links, url, pid, pid_start, boot_id, created, token)
+               SELECT id, 'default', name, '[]', service, svc_index, addrs, ports, env, links,
+                 url, pid, pid_start, boot_id, created, token
+               FROM old_containers WHERE substr(id, 1, 8) != 'pending:' AND {VALID_ID};"
+        ))?;
+        // Up to version 3 a reserved replica slot was a container row
+        // with the id `pending:<token>`.
+        conn.execute_batch(
+            "INSERT OR REPLACE INTO reservations (token, scope, name, service, svc_index, boot_id, created)
+               SELECT substr(id, 9), 'default', name, service, svc_index, boot_id, created
+               FROM old_containers
+               WHERE substr(id, 1, 8) = 'pending:' AND service IS NOT NULL AND svc_index IS NOT NULL;
+             DROP TABLE old_containers;",
+        )?;
+    }
+    if moved("reservations") {
+        conn.execute_batch(
+            "INSERT OR REPLACE INTO reservations (token, scope, name, service, svc_index, boot_id, created)
+               SELECT token, 'default', name, service, svc_index, boot_id, created FROM old_reservations;
+             DROP TABLE old_reservations;",
+        )?;
+    }
+    if moved("link_targets") {
+        conn.execute_batch(
+            "INSERT INTO link_targets (linker_id, scope, target)
+               SELECT linker_id, 'default', target FROM old_link_targets
+               WHERE linker_id IN (SELECT id FROM containers);
+             DROP TABLE old_link_targets;",
+        )?;
+    }
+    Ok(())
 }
 
 impl Registry {
@@ -82,25 +171,7 @@ impl Registry {
                 if from == VERSION {
                     return Ok(());
                 }
-                if from == 1 {
-                    conn.execute_batch(
-                        "ALTER TABLE containers ADD COLUMN token TEXT;
-                         ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';",
-                    )?;
-                }
-                // Version 2 lacked link_targets, version 3 reservations and
-                // version 4 holds, which the schema creates if missing.
-                conn.execute_batch(SCHEMA)?;
-                if (1..=3).contains(&from) {
-                    // Up to version 3 a reserved replica slot was a container
-                    // row with the id `pending:<token>`.
-                    conn.execute_batch(
-                        "INSERT OR REPLACE INTO reservations (token, name, service, svc_index, boot_id, created)
-                           SELECT substr(id, 9), name, service, svc_index, boot_id, created FROM containers
-                           WHERE substr(id, 1, 8) = 'pending:' AND service IS NOT NULL AND svc_index IS NOT NULL;
-                         DELETE FROM containers WHERE substr(id, 1, 8) = 'pending:';",
-                    )?;
-                }
+                upgrade(conn, from)?;
                 conn.pragma_update(None, "user_version", VERSION)
             };
             run().map_err(db(tx.path))
@@ -146,7 +217,7 @@ mod tests {
         };
         reg.register(&rec, Some("0123456789abcdef")).unwrap();
         assert!(reg.has_token("0123456789abcdef").unwrap());
-        assert_eq!(reg.linkers_of(&["pg"]).unwrap().len(), 1);
+        assert_eq!(reg.linkers_of("default", &["pg"]).unwrap().len(), 1);
     }
 
     /// Version 3 as linkshim wrote it: a reserved slot is a `pending:` row.
@@ -193,18 +264,18 @@ mod tests {
         let web = Name::parse("t", "web").unwrap();
         let n = |s: &str| Name::parse("t", s).unwrap();
         assert_eq!(
-            reg.reserve(&web, &n("web-2"), "00112233445566778899aabbccddeeff")
+            reg.reserve(&crate::model::default_scope(), &web, &n("web-2"), "00112233445566778899aabbccddeeff")
                 .unwrap(),
             2,
             "the migrated reservation keeps its slot"
         );
         assert_eq!(
-            reg.reserve(&web, &n("web-3"), "ffeeddccbbaa99887766554433221100")
+            reg.reserve(&crate::model::default_scope(), &web, &n("web-3"), "ffeeddccbbaa99887766554433221100")
                 .unwrap(),
             3
         );
         let err = reg
-            .reserve(&web, &n("web-2"), "0f0f0f0f0f0f0f0f")
+            .reserve(&crate::model::default_scope(), &web, &n("web-2"), "0f0f0f0f0f0f0f0f")
             .unwrap_err();
         assert!(
             matches!(

@@ -1,5 +1,5 @@
 //! Replica slots reserved at create time, in the `reservations` table: a
-//! service's index and a name, held for a container being created under a
+//! service's index and a name in a scope, held for a container being created under a
 //! hosts token until its start takes them over (or `PENDING_SECS` pass).
 
 use rusqlite::{OptionalExtension, named_params};
@@ -13,6 +13,7 @@ use crate::model::Name;
 /// One reserved slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Slot {
+    pub scope: Name,
     pub service: Name,
     pub index: u32,
 }
@@ -21,19 +22,25 @@ pub(super) struct Slot {
 const LIVE: &str = "boot_id = :boot AND created > :oldest";
 
 impl Registry {
-    /// Reserve a slot of `service` for the container being created under
-    /// `token`, named `name`: its index, the same when asked again. The
-    /// container's registration at start takes it over.
-    pub fn reserve(&mut self, service: &Name, name: &Name, token: &str) -> Result<u32, Error> {
+    /// Reserve a slot of `service` in `scope` for the container being
+    /// created under `token`, named `name`: its index, the same when asked
+    /// again. The container's registration at start takes it over.
+    pub fn reserve(
+        &mut self,
+        scope: &Name,
+        service: &Name,
+        name: &Name,
+        token: &str,
+    ) -> Result<u32, Error> {
         self.write(|tx| {
-            tx.claim_container_name(name, "")?;
-            refuse_reserved_name(tx, name, Some(token))?;
+            tx.claim_container_name(scope, name, "")?;
+            refuse_reserved_name(tx, Some(scope), name, Some(token))?;
             tx.refuse_resource_name(name)?;
             let own: Option<u32> = tx
                 .conn
                 .query_row(
-                    "SELECT svc_index FROM reservations WHERE token = ?1 AND service = ?2",
-                    [token, service.as_str()],
+                    "SELECT svc_index FROM reservations WHERE token = ?1 AND scope = ?2 AND service = ?3",
+                    [token, scope.as_str(), service.as_str()],
                     |r| r.get(0),
                 )
                 .optional()
@@ -41,17 +48,18 @@ impl Registry {
             let index = match own {
                 Some(i) => i,
                 None => {
-                    let (mut taken, _) = tx.service_indexes(service, "")?;
-                    taken.extend(indexes(tx, service, Some(token))?);
+                    let (mut taken, _) = tx.service_indexes(scope, service, "")?;
+                    taken.extend(indexes(tx, scope, service, Some(token))?);
                     (1..).find(|i| !taken.contains(i)).expect("a free index")
                 }
             };
             tx.conn
                 .execute(
-                    "INSERT OR REPLACE INTO reservations (token, name, service, svc_index, boot_id, created)
-                     VALUES (:token, :name, :service, :index, :boot, :now)",
+                    "INSERT OR REPLACE INTO reservations (token, scope, name, service, svc_index, boot_id, created)
+                     VALUES (:token, :scope, :name, :service, :index, :boot, :now)",
                     named_params! {
                         ":token": token,
+                        ":scope": scope.as_str(),
                         ":name": name.as_str(),
                         ":service": service.as_str(),
                         ":index": index,
@@ -70,15 +78,16 @@ pub(super) fn take(tx: &Tx<'_>, token: &str) -> Result<Option<Slot>, Error> {
     let slot = tx
         .conn
         .query_row(
-            &format!("SELECT service, svc_index FROM reservations WHERE token = :token AND {LIVE}"),
+            &format!("SELECT scope, service, svc_index FROM reservations WHERE token = :token AND {LIVE}"),
             named_params! {":token": token, ":boot": tx.live.boot_id, ":oldest": now() - PENDING_SECS},
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?)),
         )
         .optional()
         .map_err(db(tx.path))?;
     tx.exec("DELETE FROM reservations WHERE token = ?1", [token])?;
-    Ok(slot.and_then(|(service, index)| {
+    Ok(slot.and_then(|(scope, service, index)| {
         Some(Slot {
+            scope: Name::parse("scope", &scope).ok()?,
             service: Name::parse("service", &service).ok()?,
             index,
         })
@@ -86,9 +95,11 @@ pub(super) fn take(tx: &Tx<'_>, token: &str) -> Result<Option<Slot>, Error> {
 }
 
 /// Fail with `NameReserved` when a live reservation under another token
-/// than `token` holds `name`; stale ones are removed.
+/// than `token` holds `name` in `scope` (in any scope when `scope` is None);
+/// stale ones are removed.
 pub(super) fn refuse_reserved_name(
     tx: &Tx<'_>,
+    scope: Option<&Name>,
     name: &Name,
     token: Option<&str>,
 ) -> Result<(), Error> {
@@ -96,15 +107,15 @@ pub(super) fn refuse_reserved_name(
     let held = tx
         .conn
         .query_row(
-            "SELECT 1 FROM reservations WHERE name = ?1 AND token IS NOT ?2",
-            rusqlite::params![name.as_str(), token],
-            |_| Ok(()),
+            "SELECT scope FROM reservations WHERE (?1 IS NULL OR scope = ?1) AND name = ?2 AND token IS NOT ?3",
+            rusqlite::params![scope.map(Name::as_str), name.as_str(), token],
+            |r| r.get::<_, String>(0),
         )
         .optional()
-        .map_err(db(tx.path))?
-        .is_some();
-    if held {
+        .map_err(db(tx.path))?;
+    if let Some(scope) = held {
         return Err(Conflict::NameReserved {
+            scope,
             name: name.to_string(),
         }
         .into());
@@ -112,16 +123,26 @@ pub(super) fn refuse_reserved_name(
     Ok(())
 }
 
-/// The indexes of `service` that live reservations under other tokens than
-/// `token` hold.
-pub(super) fn indexes(tx: &Tx<'_>, service: &Name, token: Option<&str>) -> Result<Vec<u32>, Error> {
+/// The indexes of `service` in `scope` that live reservations under other
+/// tokens than `token` hold.
+pub(super) fn indexes(
+    tx: &Tx<'_>,
+    scope: &Name,
+    service: &Name,
+    token: Option<&str>,
+) -> Result<Vec<u32>, Error> {
     clear_stale(tx)?;
     let mut stmt = tx
         .conn
-        .prepare_cached("SELECT svc_index FROM reservations WHERE service = ?1 AND token IS NOT ?2")
+        .prepare_cached(
+            "SELECT svc_index FROM reservations WHERE scope = ?1 AND service = ?2 AND token IS NOT ?3",
+        )
         .map_err(db(tx.path))?;
     let rows = stmt
-        .query_map(rusqlite::params![service.as_str(), token], |r| r.get(0))
+        .query_map(
+            rusqlite::params![scope.as_str(), service.as_str(), token],
+            |r| r.get(0),
+        )
         .map_err(db(tx.path))?;
     rows.collect::<Result<_, _>>().map_err(db(tx.path))
 }
@@ -137,14 +158,38 @@ fn clear_stale(tx: &Tx<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// True when a live reservation under another token than `token` holds `name`.
-pub(super) fn reserved_by_other(reg: &Registry, name: &Name, token: &str) -> Result<bool, Error> {
+/// True when a live reservation holds `token`.
+pub(super) fn reserved(reg: &Registry, token: &str) -> Result<bool, Error> {
+    reg.conn
+        .query_row(
+            &format!("SELECT 1 FROM reservations WHERE token = :token AND {LIVE}"),
+            named_params! {
+                ":token": token,
+                ":boot": reg.live.boot_id,
+                ":oldest": now() - PENDING_SECS,
+            },
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(db(&reg.path))
+}
+
+/// True when a live reservation under another token than `token` holds
+/// `name` in `scope`.
+pub(super) fn reserved_by_other(
+    reg: &Registry,
+    scope: &Name,
+    name: &Name,
+    token: &str,
+) -> Result<bool, Error> {
     reg.conn
         .query_row(
             &format!(
-                "SELECT 1 FROM reservations WHERE name = :name AND token != :token AND {LIVE}"
+                "SELECT 1 FROM reservations WHERE scope = :scope AND name = :name AND token != :token AND {LIVE}"
             ),
             named_params! {
+                ":scope": scope.as_str(),
                 ":name": name.as_str(),
                 ":token": token,
                 ":boot": reg.live.boot_id,
@@ -162,6 +207,10 @@ mod tests {
     use super::*;
     use crate::registry::Record;
 
+    fn dflt() -> Name {
+        crate::model::default_scope()
+    }
+
     fn n(s: &str) -> Name {
         Name::parse("t", s).unwrap()
     }
@@ -171,10 +220,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
         let web = n("web");
-        assert_eq!(reg.reserve(&web, &n("a"), "tok-a").unwrap(), 1);
-        assert_eq!(reg.reserve(&web, &n("b"), "tok-b").unwrap(), 2);
+        assert_eq!(reg.reserve(&dflt(), &web, &n("a"), "tok-a").unwrap(), 1);
+        assert_eq!(reg.reserve(&dflt(), &web, &n("b"), "tok-b").unwrap(), 2);
         assert_eq!(
-            reg.reserve(&web, &n("a"), "tok-a").unwrap(),
+            reg.reserve(&dflt(), &web, &n("a"), "tok-a").unwrap(),
             1,
             "asking again gives the same slot"
         );
@@ -188,7 +237,7 @@ mod tests {
         rec.name = n("a");
         assert_eq!(reg.register(&rec, Some("tok-a")).unwrap().index, Some(1));
         let ids: Vec<String> = reg
-            .service("web")
+            .service("default", "web")
             .unwrap()
             .into_iter()
             .map(|r| r.id.to_string())
@@ -206,14 +255,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
         let web = n("web");
-        reg.reserve(&web, &n("a"), "old").unwrap();
+        reg.reserve(&dflt(), &web, &n("a"), "old").unwrap();
         reg.conn
             .execute(
                 "UPDATE reservations SET created = created - ?1",
                 [PENDING_SECS + 1],
             )
             .unwrap();
-        assert_eq!(reg.reserve(&web, &n("b"), "new").unwrap(), 1);
+        assert_eq!(reg.reserve(&dflt(), &web, &n("b"), "new").unwrap(), 1);
         assert!(!reg.has_token("old").unwrap(), "the stale one is gone");
     }
 
@@ -221,19 +270,19 @@ mod tests {
     fn a_reserved_name_is_refused_to_others_until_it_expires() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        reg.reserve(&n("web"), &n("web-x"), "tok").unwrap();
+        reg.reserve(&dflt(), &n("web"), &n("web-x"), "tok").unwrap();
         let other = Record::new("c2", n("web-x")).owned_by(std::process::id() as i32);
         let err = reg.register(&other, Some("other")).unwrap_err();
         assert!(
             matches!(err, Error::Conflict(Conflict::NameReserved { .. })),
             "{err}"
         );
-        let err = reg.check_name(&n("web-x"), None, "other").unwrap_err();
+        let err = reg.check_name(&dflt(), &n("web-x"), None, "other").unwrap_err();
         assert!(
             matches!(err, Error::Conflict(Conflict::NameReserved { .. })),
             "{err}"
         );
-        reg.check_name(&n("web-x"), None, "tok")
+        reg.check_name(&dflt(), &n("web-x"), None, "tok")
             .expect("its own token may use it");
         reg.conn
             .execute(
@@ -241,7 +290,7 @@ mod tests {
                 [PENDING_SECS + 1],
             )
             .unwrap();
-        reg.check_name(&n("web-x"), None, "other").unwrap();
+        reg.check_name(&dflt(), &n("web-x"), None, "other").unwrap();
         reg.register(&other, Some("other")).unwrap();
     }
 
@@ -249,10 +298,10 @@ mod tests {
     fn an_unregister_before_start_frees_the_slot() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        reg.reserve(&n("web"), &n("a"), "tok-a").unwrap();
+        reg.reserve(&dflt(), &n("web"), &n("a"), "tok-a").unwrap();
         assert!(reg.has_token("tok-a").unwrap());
         assert_eq!(reg.unregister("cid-a", Some("tok-a")).unwrap(), None);
         assert!(!reg.has_token("tok-a").unwrap());
-        assert_eq!(reg.reserve(&n("web"), &n("b"), "tok-b").unwrap(), 1);
+        assert_eq!(reg.reserve(&dflt(), &n("web"), &n("b"), "tok-b").unwrap(), 1);
     }
 }
