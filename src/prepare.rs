@@ -218,9 +218,9 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         })?,
     };
     debug!(
-        "container {container:?} in scope {:?}: hosts token {token} ({})",
-        request.scope.as_str(),
-        if reused { "reused" } else { "new" }
+        "container {container:?}: hosts token {token} ({}), scope {:?}",
+        if reused { "reused" } else { "new" },
+        request.scope.as_str()
     );
     reg.check_name(&request.scope, &request.name, ctx.id, &token)
         .map_err(reg_err)?;

@@ -29,7 +29,7 @@ pub fn run(
         return Ok(());
     }
     let rows: Vec<[String; 6]> = records.iter().map(row).collect();
-    let header = ["SCOPE", "NAME", "ID", "ADDRESSES", "PORTS", "LINKS"].map(String::from);
+    let header = ["NAME", "SCOPE", "ID", "ADDRESSES", "PORTS", "LINKS"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -67,8 +67,8 @@ fn row(r: &Record) -> [String; 6] {
         crate::model::escape_id(r.id.as_str())
     };
     [
-        r.scope.to_string(),
         name,
+        r.scope.to_string(),
         id,
         join(r.addrs.iter().map(ToString::to_string).collect()),
         join(r.ports.iter().map(ToString::to_string).collect()),

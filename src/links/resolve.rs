@@ -387,6 +387,89 @@ mod tests {
 }
 
 #[cfg(test)]
+mod scope_tests {
+    use super::*;
+    use crate::links::annotation::parse_links;
+    use crate::model::Admits;
+
+    fn n(s: &str) -> Name {
+        Name::parse("t", s).unwrap()
+    }
+
+    fn rec(id: &str, scope: &str, name: &str, admits: &[&str]) -> Record {
+        Record {
+            scope: n(scope),
+            admits: Admits::parse("t", admits.iter().copied()).unwrap(),
+            addrs: vec!["10.0.0.9".parse().unwrap()],
+            ..Record::new(id, n(name)).owned_by(std::process::id() as i32)
+        }
+    }
+
+    #[test]
+    fn a_link_resolves_in_its_scope_and_crosses_only_when_admitted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("a-db", "a", "db", &[]), None).unwrap();
+        reg.register(&rec("b-db", "b", "db", &[]), None).unwrap();
+        reg.register(&rec("a-open", "a", "open", &["*"]), None)
+            .unwrap();
+        reg.register(&rec("a-some", "a", "some", &["b"]), None)
+            .unwrap();
+        let mut web = rec("a-w1", "a", "w1", &["b"]);
+        web.service = Some(n("web"));
+        reg.register(&web, None).unwrap();
+        let mut web2 = rec("a-w2", "a", "w2", &[]);
+        web2.service = Some(n("web"));
+        reg.register(&web2, None).unwrap();
+        reg.put_resource(&Resource {
+            name: n("pg"),
+            url: "postgres://10.9.9.9:5432/x".into(),
+            env: vec![],
+            addrs: vec![],
+        })
+        .unwrap();
+        let one = |reg: &mut Registry, scope: &str, text: &str| {
+            resolve(reg, &n("me"), &n(scope), &parse_links(text).unwrap(), None)
+        };
+        let id = |r: Result<Vec<Resolved>, Error>| match r.unwrap().remove(0).target {
+            Target::Container(r) => r.id.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(id(one(&mut reg, "a", "db")), "a-db");
+        assert_eq!(id(one(&mut reg, "b", "db")), "b-db");
+        assert_eq!(id(one(&mut reg, "b", "a/open")), "a-open");
+        assert_eq!(id(one(&mut reg, "b", "a/some")), "a-some");
+        let err = one(&mut reg, "c", "a/some").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "link \"a/some\": target \"some\" in scope \"a\" does not admit scope \"c\" (add io.linkshim.allow-scopes=c to the target)"
+        );
+        let err = one(&mut reg, "b", "a/db:data").unwrap_err().to_string();
+        assert!(err.contains("does not admit scope \"b\""), "{err}");
+        let err = one(&mut reg, "c", "db").unwrap_err().to_string();
+        assert!(err.contains("in scope \"c\""), "{err}");
+        // A service crosses only when every replica admits the linker.
+        let err = one(&mut reg, "b", "a/web").unwrap_err().to_string();
+        assert!(err.contains("target \"w2\""), "{err}");
+        assert!(one(&mut reg, "a", "web").is_ok());
+        // Resources are host-wide, named without a scope.
+        assert!(matches!(
+            one(&mut reg, "c", "pg").unwrap()[0].target,
+            Target::Resource { .. }
+        ));
+        assert!(one(&mut reg, "c", "a/pg").is_err());
+        // The same name in another scope is not the linker itself.
+        assert_eq!(
+            id(resolve(&mut reg, &n("db"), &n("b"), &parse_links("a/open").unwrap(), None)),
+            "a-open"
+        );
+        reg.register(&rec("a-me", "a", "me", &["*"]), None).unwrap();
+        assert!(one(&mut reg, "b", "a/me").is_ok(), "a namesake in another scope");
+        assert!(one(&mut reg, "a", "me").unwrap_err().to_string().contains("itself"));
+    }
+}
+
+#[cfg(test)]
 mod render_tests {
     use super::*;
     use crate::links::annotation::parse_links;

@@ -202,9 +202,10 @@ impl Registry {
     }
 
     /// Remove the record of container `id` that was registered under
-    /// `token` (a record of the same id under another token is another
-    /// container's, and stays), and the slot reserved under `token` if its
-    /// start never took it; the removed record when there was one.
+    /// `token`, or under none (a record of the same id under another token
+    /// is another container's, and stays), and the slot reserved under
+    /// `token` if its start never took it; the removed record when there
+    /// was one.
     pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
         self.write(|tx| {
             let removed = codec::select_with(
@@ -216,7 +217,7 @@ impl Registry {
                 |r, row| Ok((r, row.get::<_, Option<String>>("token")?)),
             )?
             .into_iter()
-            .find(|(_, t)| t.as_deref() == token)
+            .find(|(_, t)| t.is_none() || t.as_deref() == token)
             .map(|(r, _)| r);
             if removed.is_some() {
                 tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
@@ -607,5 +608,139 @@ mod tests {
             ],
             "each linker once; one without a token has no hosts file to refresh"
         );
+    }
+
+    fn scoped(id: &str, scope: &str, name: &str) -> Record {
+        Record {
+            scope: Name::parse("t", scope).unwrap(),
+            ..rec(id, name)
+        }
+    }
+
+    #[test]
+    fn the_same_id_twice_does_not_replace_the_live_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let original = rec("dup", "db");
+        reg.register(&original, Some("00000000000000aa")).unwrap();
+        // The same container again: harmless.
+        reg.register(&original, Some("00000000000000aa")).unwrap();
+        // Another token, or another process, under the same id.
+        let mut newcomer = rec("dup", "db");
+        newcomer.addrs = vec!["10.6.6.6".parse().unwrap()];
+        for token in [Some("00000000000000bb"), None] {
+            let err = reg.register(&newcomer, token).unwrap_err();
+            assert!(
+                matches!(err, Error::Conflict(Conflict::IdInUse { ref id }) if id == "dup"),
+                "{err}"
+            );
+        }
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let other_process = Record {
+            name: Name::parse("t", "other").unwrap(),
+            ..rec("dup", "db").owned_by(child.id() as i32)
+        };
+        let err = reg
+            .register(&other_process, Some("00000000000000aa"))
+            .unwrap_err();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(matches!(err, Error::Conflict(Conflict::IdInUse { .. })), "{err}");
+        assert_eq!(reg.lookup("default", "db").unwrap(), Some(original.clone()));
+        // The newcomer stops: the original stays registered.
+        assert_eq!(reg.unregister("dup", Some("00000000000000bb")).unwrap(), None);
+        assert_eq!(reg.unregister("dup", None).unwrap(), None);
+        assert_eq!(reg.unregister("dup", Some("00000000000000a")).unwrap(), None);
+        assert_eq!(reg.lookup("default", "db").unwrap(), Some(original));
+        assert!(
+            reg.unregister("dup", Some("00000000000000aa"))
+                .unwrap()
+                .is_some()
+        );
+        // A stale record of the id is replaced.
+        let mut stale = rec("dup", "db");
+        stale.boot_id = "old".into();
+        reg.register(&stale, Some("00000000000000cc")).unwrap();
+        reg.register(&newcomer, Some("00000000000000bb")).unwrap();
+        assert_eq!(
+            reg.lookup("default", "db").unwrap().unwrap().addrs,
+            newcomer.addrs
+        );
+    }
+
+    #[test]
+    fn a_token_a_live_container_holds_is_not_taken_by_another_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("victim", "db"), Some("00000000000000aa"))
+            .unwrap();
+        assert!(reg.token_in_use("00000000000000aa").unwrap());
+        assert!(!reg.token_in_use("00000000000000ff").unwrap());
+        let err = reg
+            .register(&rec("thief", "web"), Some("00000000000000aa"))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict(Conflict::TokenInUse { ref holder, .. }) if holder == "victim"),
+            "{err}"
+        );
+        assert_eq!(reg.lookup("default", "web").unwrap(), None);
+    }
+
+    #[test]
+    fn an_id_runc_would_refuse_is_never_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        for id in ["a\n6.6.6.6 db", "", "a b", &"x".repeat(1025)] {
+            let err = reg.register(&rec(id, "a"), None).unwrap_err();
+            assert!(matches!(err, Error::BadId(_)), "{id:?}: {err}");
+        }
+        assert!(reg.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_and_service_indexes_are_per_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&scoped("a1", "a", "db"), None).unwrap();
+        reg.register(&scoped("b1", "b", "db"), None).unwrap();
+        let err = reg.register(&scoped("a2", "a", "db"), None).unwrap_err();
+        // A record registered without a token is removed by its id alone.
+        assert!(reg.unregister("b1", Some("00000000000000b1")).unwrap().is_some());
+        reg.register(&scoped("b1", "b", "db"), None).unwrap();
+        assert!(
+            matches!(err, Error::Conflict(Conflict::NameInUse { ref scope, ref id, .. }) if scope == "a" && id == "a1"),
+            "{err}"
+        );
+        assert_eq!(reg.lookup("a", "db").unwrap().unwrap().id, "a1");
+        assert_eq!(reg.lookup("b", "db").unwrap().unwrap().id, "b1");
+        assert_eq!(reg.lookup("default", "db").unwrap(), None);
+        let replica = |id: &str, scope: &str| Record {
+            service: Some(Name::parse("t", "web").unwrap()),
+            ..scoped(id, scope, id)
+        };
+        assert_eq!(reg.register(&replica("wa1", "a"), None).unwrap().index, Some(1));
+        assert_eq!(reg.register(&replica("wb1", "b"), None).unwrap().index, Some(1));
+        assert_eq!(reg.register(&replica("wa2", "a"), None).unwrap().index, Some(2));
+        let ids = |v: Vec<Record>| v.into_iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(reg.service("a", "web").unwrap()), vec!["wa1", "wa2"]);
+        assert_eq!(ids(reg.find("b", &["web", "db"]).unwrap()), vec!["b1", "wb1"]);
+        // A linker finds its targets in the scope it named.
+        let linker = Record {
+            links: crate::links::annotation::parse_links("db b/web:w").unwrap(),
+            ..scoped("l1", "a", "l1")
+        };
+        reg.register(&linker, Some("00000000000000a1")).unwrap();
+        let found = |reg: &mut Registry, scope: &str, name: &str| {
+            ids(reg
+                .linkers_of(scope, &[name])
+                .unwrap()
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect())
+        };
+        assert_eq!(found(&mut reg, "a", "db"), vec!["l1"]);
+        assert_eq!(found(&mut reg, "b", "db"), Vec::<String>::new());
+        assert_eq!(found(&mut reg, "b", "web"), vec!["l1"]);
+        assert_eq!(found(&mut reg, "a", "web"), Vec::<String>::new());
     }
 }

@@ -286,6 +286,98 @@ mod tests {
         );
     }
 
+    /// Version 4 as linkshim wrote it, with a row of an id runc refuses.
+    #[test]
+    fn a_version_4_registry_moves_to_the_default_scope_and_drops_bad_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = crate::registry::boot_id();
+        let now = crate::registry::now();
+        let pid = std::process::id();
+        let start = crate::registry::pid_start_time(pid as i32).unwrap();
+        let row = |id: &str, name: &str, links: &str, token: &str| {
+            format!(
+                "INSERT INTO containers VALUES ('{id}', '{name}', NULL, NULL, '[\"10.0.0.1\"]', '[]',
+                    '[]', '{links}', NULL, {pid}, {start}, '{boot}', {now}, {token});"
+            )
+        };
+        old_db(
+            dir.path(),
+            &format!(
+                "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
+                    svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
+                    links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
+                    boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);
+                 CREATE INDEX containers_token ON containers(token);
+                 CREATE UNIQUE INDEX containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
+                 CREATE TABLE reservations (token TEXT PRIMARY KEY, name TEXT NOT NULL,
+                    service TEXT NOT NULL, svc_index INTEGER NOT NULL, boot_id TEXT NOT NULL,
+                    created INTEGER NOT NULL);
+                 CREATE INDEX reservations_name ON reservations(name);
+                 CREATE INDEX reservations_service ON reservations(service);
+                 CREATE TABLE link_targets (linker_id TEXT NOT NULL, target TEXT NOT NULL);
+                 CREATE INDEX link_targets_target ON link_targets(target);
+                 CREATE INDEX link_targets_linker ON link_targets(linker_id);
+                 CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL,
+                    addrs TEXT NOT NULL DEFAULT '[]');
+                 {}
+                 {}
+                 {}
+                 INSERT INTO link_targets VALUES ('web1', 'db');
+                 INSERT INTO link_targets VALUES ('a' || char(10) || '6.6.6.6 db', 'x');
+                 INSERT INTO reservations VALUES ('00112233445566778899aabbccddeeff', 'web-2', 'web', 2,
+                    '{boot}', {now});
+                 PRAGMA user_version = 4;",
+                row("db1", "db", "[]", "NULL"),
+                row("web1", "web", "[\"db\"]", "'00000000000000a1'"),
+                row("a' || char(10) || '6.6.6.6 db", "evil", "[]", "NULL"),
+            ),
+        );
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert_eq!(version(&reg.conn).unwrap(), VERSION);
+        let all: Vec<(String, String)> = reg
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.scope.to_string(), r.id.to_string()))
+            .collect();
+        assert_eq!(
+            all,
+            vec![("default".into(), "db1".into()), ("default".into(), "web1".into())],
+            "the row of the id with a newline is gone"
+        );
+        let linkers = reg.linkers_of("default", &["db"]).unwrap();
+        assert_eq!(linkers.len(), 1);
+        assert_eq!(linkers[0].1, "00000000000000a1");
+        let stray: i64 = reg
+            .conn
+            .query_row("SELECT count(*) FROM link_targets", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stray, 1, "link targets of dropped rows go too");
+        let n = |s: &str| Name::parse("t", s).unwrap();
+        let dflt = crate::model::default_scope();
+        assert_eq!(
+            reg.reserve(&dflt, &n("web"), &n("web-2"), "00112233445566778899aabbccddeeff")
+                .unwrap(),
+            2,
+            "the reservation keeps its slot"
+        );
+        // The name is now unique per scope only.
+        let other = Record {
+            scope: n("b"),
+            ..Record::new("db2", n("db")).owned_by(pid as i32)
+        };
+        reg.register(&other, None).unwrap();
+        let tables: i64 = reg
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'old_%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the old tables are gone");
+    }
+
     #[test]
     fn opening_an_up_to_date_registry_changes_no_schema() {
         let dir = tempfile::tempdir().unwrap();
