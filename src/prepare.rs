@@ -125,7 +125,9 @@ const MAX_INTERNAL: usize = 1 << 20;
 /// Check the `io.linkshim.internal.*` annotations a config carries: they
 /// are linkshim's own, but whoever starts the container may have written
 /// them. The token is checked against the registry where it is chosen.
-fn check_internal(annotations: &BTreeMap<String, String>) -> Result<(), (&'static str, &'static str)> {
+fn check_internal(
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), (&'static str, &'static str)> {
     if let Some(added) = annotations.get(modify::ADDED_ENV) {
         if added.len() > MAX_INTERNAL {
             return Err((modify::ADDED_ENV, "it is longer than 1 MiB"));
@@ -206,8 +208,8 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         source,
     })?;
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
-    let carried = choose_token(&mut reg, annotations.get(modify::TOKEN), &container)
-        .map_err(reg_err)?;
+    let carried =
+        choose_token(&mut reg, annotations.get(modify::TOKEN), &container).map_err(reg_err)?;
     let reused = carried.is_some();
     let token = match carried {
         Some(t) => t,

@@ -85,8 +85,8 @@ pub fn linkers_of(
 fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
     let resolved: Vec<_> =
         resolve::resolve_each(reg, &linker.name, &linker.scope, &linker.links, persist)
-        .map(|each| each.into_iter().filter_map(Result::ok).collect())
-        .unwrap_or_default();
+            .map(|each| each.into_iter().filter_map(Result::ok).collect())
+            .unwrap_or_default();
     resolve::hosts(linker.name.as_str(), &resolved)
 }
 

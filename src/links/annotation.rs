@@ -362,7 +362,10 @@ pub fn parse_request(
     let name = container_name(annotations, hostname)?;
     let scope = scope(annotations)?;
     let admits = match annotations.get(ALLOW_SCOPES) {
-        Some(t) => Admits::parse(ALLOW_SCOPES, entries(t).into_iter().filter(|e| !e.is_empty()))?,
+        Some(t) => Admits::parse(
+            ALLOW_SCOPES,
+            entries(t).into_iter().filter(|e| !e.is_empty()),
+        )?,
         None => Admits::Own,
     };
     let links = match annotations.get(LINKS) {
@@ -560,7 +563,8 @@ mod scope_tests {
     fn the_scope_of_a_container() {
         let ns = K8S_NAMESPACES[0];
         let sandbox = K8S_NAMESPACES[1];
-        let cases: &[(&[(&str, &str)], Result<&str, &str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             (&[], Ok("default")),
             (&[(SCOPE, "team-a")], Ok("team-a")),
             (&[(SCOPE, " team-a ")], Ok("team-a")),
@@ -568,7 +572,10 @@ mod scope_tests {
             (&[(sandbox, "stage")], Ok("stage")),
             (&[(ns, "prod"), (sandbox, "other")], Ok("prod")),
             (&[(ns, "prod"), (SCOPE, "prod")], Ok("prod")),
-            (&[(ns, "prod"), (SCOPE, "dev")], Err("differs from the pod's namespace")),
+            (
+                &[(ns, "prod"), (SCOPE, "dev")],
+                Err("differs from the pod's namespace"),
+            ),
             (&[(SCOPE, "a/b")], Err(SCOPE)),
             (&[(SCOPE, "")], Err(SCOPE)),
             (&[(ns, "bad ns")], Err(ns)),

@@ -150,7 +150,8 @@ pub fn resolve_each(
     let is_container_or_service = |s: &Name, name: &str| {
         found.iter().any(|r| {
             r.scope == *s
-                && (r.name.as_str() == name || r.service.as_ref().is_some_and(|v| v.as_str() == name))
+                && (r.name.as_str() == name
+                    || r.service.as_ref().is_some_and(|v| v.as_str() == name))
         })
     };
     let missing: Vec<&str> = links
@@ -170,8 +171,8 @@ pub fn resolve_each(
             }
             let here = || found.iter().filter(|r| r.scope == in_scope);
             // A replica named like its own service is one of the replicas.
-            let container =
-                here().find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
+            let container = here()
+                .find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
             let replicas: Vec<Record> = here()
                 .filter(|r| r.service.as_ref() == Some(&request.target))
                 .cloned()
@@ -327,7 +328,13 @@ mod tests {
         .unwrap();
         let linker = Name::parse("t", "me").unwrap();
         let one = |reg: &mut Registry, text: &str| {
-            resolve(reg, &linker, &crate::model::default_scope(), &parse_links(text).unwrap(), None)
+            resolve(
+                reg,
+                &linker,
+                &crate::model::default_scope(),
+                &parse_links(text).unwrap(),
+                None,
+            )
         };
 
         assert!(
@@ -375,7 +382,14 @@ mod tests {
         let links = parse_links("pg").unwrap();
         let me = Name::parse("t", "me").unwrap();
         assert!(resolve(&mut reg, &me, &crate::model::default_scope(), &links, None).is_err());
-        let got = resolve(&mut reg, &me, &crate::model::default_scope(), &links, Some(persist.path())).unwrap();
+        let got = resolve(
+            &mut reg,
+            &me,
+            &crate::model::default_scope(),
+            &links,
+            Some(persist.path()),
+        )
+        .unwrap();
         match &got[0].target {
             Target::Resource { record, .. } => assert_eq!(
                 record.addrs,
@@ -460,12 +474,26 @@ mod scope_tests {
         assert!(one(&mut reg, "c", "a/pg").is_err());
         // The same name in another scope is not the linker itself.
         assert_eq!(
-            id(resolve(&mut reg, &n("db"), &n("b"), &parse_links("a/open").unwrap(), None)),
+            id(resolve(
+                &mut reg,
+                &n("db"),
+                &n("b"),
+                &parse_links("a/open").unwrap(),
+                None
+            )),
             "a-open"
         );
         reg.register(&rec("a-me", "a", "me", &["*"]), None).unwrap();
-        assert!(one(&mut reg, "b", "a/me").is_ok(), "a namesake in another scope");
-        assert!(one(&mut reg, "a", "me").unwrap_err().to_string().contains("itself"));
+        assert!(
+            one(&mut reg, "b", "a/me").is_ok(),
+            "a namesake in another scope"
+        );
+        assert!(
+            one(&mut reg, "a", "me")
+                .unwrap_err()
+                .to_string()
+                .contains("itself")
+        );
     }
 }
 
@@ -528,7 +556,14 @@ mod replica_name_tests {
             reg.register(&rec, None).unwrap();
         }
         let me = Name::parse("t", "me").unwrap();
-        let got = resolve(&mut reg, &me, &crate::model::default_scope(), &parse_links("web").unwrap(), None).unwrap();
+        let got = resolve(
+            &mut reg,
+            &me,
+            &crate::model::default_scope(),
+            &parse_links("web").unwrap(),
+            None,
+        )
+        .unwrap();
         assert!(matches!(&got[0].target, Target::Service { replicas, .. } if replicas.len() == 2));
     }
 }

@@ -13,8 +13,7 @@ use crate::model::share::Policy;
 use crate::model::{Name, Template};
 
 /// The columns a record is read from.
-pub(super) const COLUMNS: &str =
-    "id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
 
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {

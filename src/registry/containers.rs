@@ -208,17 +208,13 @@ impl Registry {
     /// was one.
     pub fn unregister(&mut self, id: &str, token: Option<&str>) -> Result<Option<Record>, Error> {
         self.write(|tx| {
-            let removed = codec::select_with(
-                tx.conn,
-                tx.path,
-                ", token",
-                "id = ?1",
-                [id],
-                |r, row| Ok((r, row.get::<_, Option<String>>("token")?)),
-            )?
-            .into_iter()
-            .find(|(_, t)| t.is_none() || t.as_deref() == token)
-            .map(|(r, _)| r);
+            let removed =
+                codec::select_with(tx.conn, tx.path, ", token", "id = ?1", [id], |r, row| {
+                    Ok((r, row.get::<_, Option<String>>("token")?))
+                })?
+                .into_iter()
+                .find(|(_, t)| t.is_none() || t.as_deref() == token)
+                .map(|(r, _)| r);
             if removed.is_some() {
                 tx.exec("DELETE FROM containers WHERE id = ?1", [id])?;
                 tx.exec("DELETE FROM link_targets WHERE linker_id = ?1", [id])?;
@@ -635,7 +631,10 @@ mod tests {
                 "{err}"
             );
         }
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let other_process = Record {
             name: Name::parse("t", "other").unwrap(),
             ..rec("dup", "db").owned_by(child.id() as i32)
@@ -645,12 +644,21 @@ mod tests {
             .unwrap_err();
         let _ = child.kill();
         let _ = child.wait();
-        assert!(matches!(err, Error::Conflict(Conflict::IdInUse { .. })), "{err}");
+        assert!(
+            matches!(err, Error::Conflict(Conflict::IdInUse { .. })),
+            "{err}"
+        );
         assert_eq!(reg.lookup("default", "db").unwrap(), Some(original.clone()));
         // The newcomer stops: the original stays registered.
-        assert_eq!(reg.unregister("dup", Some("00000000000000bb")).unwrap(), None);
+        assert_eq!(
+            reg.unregister("dup", Some("00000000000000bb")).unwrap(),
+            None
+        );
         assert_eq!(reg.unregister("dup", None).unwrap(), None);
-        assert_eq!(reg.unregister("dup", Some("00000000000000a")).unwrap(), None);
+        assert_eq!(
+            reg.unregister("dup", Some("00000000000000a")).unwrap(),
+            None
+        );
         assert_eq!(reg.lookup("default", "db").unwrap(), Some(original));
         assert!(
             reg.unregister("dup", Some("00000000000000aa"))
@@ -705,7 +713,11 @@ mod tests {
         reg.register(&scoped("b1", "b", "db"), None).unwrap();
         let err = reg.register(&scoped("a2", "a", "db"), None).unwrap_err();
         // A record registered without a token is removed by its id alone.
-        assert!(reg.unregister("b1", Some("00000000000000b1")).unwrap().is_some());
+        assert!(
+            reg.unregister("b1", Some("00000000000000b1"))
+                .unwrap()
+                .is_some()
+        );
         reg.register(&scoped("b1", "b", "db"), None).unwrap();
         assert!(
             matches!(err, Error::Conflict(Conflict::NameInUse { ref scope, ref id, .. }) if scope == "a" && id == "a1"),
@@ -718,12 +730,24 @@ mod tests {
             service: Some(Name::parse("t", "web").unwrap()),
             ..scoped(id, scope, id)
         };
-        assert_eq!(reg.register(&replica("wa1", "a"), None).unwrap().index, Some(1));
-        assert_eq!(reg.register(&replica("wb1", "b"), None).unwrap().index, Some(1));
-        assert_eq!(reg.register(&replica("wa2", "a"), None).unwrap().index, Some(2));
+        assert_eq!(
+            reg.register(&replica("wa1", "a"), None).unwrap().index,
+            Some(1)
+        );
+        assert_eq!(
+            reg.register(&replica("wb1", "b"), None).unwrap().index,
+            Some(1)
+        );
+        assert_eq!(
+            reg.register(&replica("wa2", "a"), None).unwrap().index,
+            Some(2)
+        );
         let ids = |v: Vec<Record>| v.into_iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(reg.service("a", "web").unwrap()), vec!["wa1", "wa2"]);
-        assert_eq!(ids(reg.find("b", &["web", "db"]).unwrap()), vec!["b1", "wb1"]);
+        assert_eq!(
+            ids(reg.find("b", &["web", "db"]).unwrap()),
+            vec!["b1", "wb1"]
+        );
         // A linker finds its targets in the scope it named.
         let linker = Record {
             links: crate::links::annotation::parse_links("db b/web:w").unwrap(),

@@ -264,18 +264,33 @@ mod tests {
         let web = Name::parse("t", "web").unwrap();
         let n = |s: &str| Name::parse("t", s).unwrap();
         assert_eq!(
-            reg.reserve(&crate::model::default_scope(), &web, &n("web-2"), "00112233445566778899aabbccddeeff")
-                .unwrap(),
+            reg.reserve(
+                &crate::model::default_scope(),
+                &web,
+                &n("web-2"),
+                "00112233445566778899aabbccddeeff"
+            )
+            .unwrap(),
             2,
             "the migrated reservation keeps its slot"
         );
         assert_eq!(
-            reg.reserve(&crate::model::default_scope(), &web, &n("web-3"), "ffeeddccbbaa99887766554433221100")
-                .unwrap(),
+            reg.reserve(
+                &crate::model::default_scope(),
+                &web,
+                &n("web-3"),
+                "ffeeddccbbaa99887766554433221100"
+            )
+            .unwrap(),
             3
         );
         let err = reg
-            .reserve(&crate::model::default_scope(), &web, &n("web-2"), "0f0f0f0f0f0f0f0f")
+            .reserve(
+                &crate::model::default_scope(),
+                &web,
+                &n("web-2"),
+                "0f0f0f0f0f0f0f0f",
+            )
             .unwrap_err();
         assert!(
             matches!(
@@ -342,7 +357,10 @@ mod tests {
             .collect();
         assert_eq!(
             all,
-            vec![("default".into(), "db1".into()), ("default".into(), "web1".into())],
+            vec![
+                ("default".into(), "db1".into()),
+                ("default".into(), "web1".into())
+            ],
             "the row of the id with a newline is gone"
         );
         let linkers = reg.linkers_of("default", &["db"]).unwrap();
@@ -356,8 +374,13 @@ mod tests {
         let n = |s: &str| Name::parse("t", s).unwrap();
         let dflt = crate::model::default_scope();
         assert_eq!(
-            reg.reserve(&dflt, &n("web"), &n("web-2"), "00112233445566778899aabbccddeeff")
-                .unwrap(),
+            reg.reserve(
+                &dflt,
+                &n("web"),
+                &n("web-2"),
+                "00112233445566778899aabbccddeeff"
+            )
+            .unwrap(),
             2,
             "the reservation keeps its slot"
         );

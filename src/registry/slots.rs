@@ -277,7 +277,9 @@ mod tests {
             matches!(err, Error::Conflict(Conflict::NameReserved { .. })),
             "{err}"
         );
-        let err = reg.check_name(&dflt(), &n("web-x"), None, "other").unwrap_err();
+        let err = reg
+            .check_name(&dflt(), &n("web-x"), None, "other")
+            .unwrap_err();
         assert!(
             matches!(err, Error::Conflict(Conflict::NameReserved { .. })),
             "{err}"
@@ -302,6 +304,9 @@ mod tests {
         assert!(reg.has_token("tok-a").unwrap());
         assert_eq!(reg.unregister("cid-a", Some("tok-a")).unwrap(), None);
         assert!(!reg.has_token("tok-a").unwrap());
-        assert_eq!(reg.reserve(&dflt(), &n("web"), &n("b"), "tok-b").unwrap(), 1);
+        assert_eq!(
+            reg.reserve(&dflt(), &n("web"), &n("b"), "tok-b").unwrap(),
+            1
+        );
     }
 }
