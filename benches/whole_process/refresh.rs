@@ -105,7 +105,7 @@ impl World {
         let addr = self.address.get_or_insert_with(|| {
             Registry::open(state)
                 .expect("open")
-                .lookup("db")
+                .lookup("default", "db")
                 .expect("lookup")
                 .and_then(|r| r.primary_ip())
                 .expect("the target registered with an address")
