@@ -8,6 +8,8 @@
 //!   --runc-binary`;
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
+//! - `hostile::*`: a link into another scope without permission, and an
+//!   id with a newline, refused on runc and crun through the wrapper;
 //! - `harness::*`: smoke tests of the test kit itself.
 //!
 //! A case whose prerequisites (root, tools on PATH) are missing is reported
@@ -17,6 +19,7 @@
 //! stderr.
 
 mod harness;
+mod hostile;
 mod links;
 mod services;
 
@@ -72,6 +75,16 @@ fn cases() -> Vec<Case> {
             "services::a_linker_in_a_user_namespace_gets_its_hosts_file",
             podman,
             services::a_linker_in_a_user_namespace_gets_its_hosts_file,
+        ),
+        case(
+            "hostile::a_cross_scope_link_is_refused_on_runc",
+            &["runc", "ip"],
+            hostile::a_cross_scope_link_is_refused_on_runc,
+        ),
+        case(
+            "hostile::an_id_with_a_newline_is_refused_on_crun",
+            &["crun", "runc"],
+            hostile::an_id_with_a_newline_is_refused_on_crun,
         ),
         case(
             "harness::podman_runs_busybox",
