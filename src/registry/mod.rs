@@ -3,13 +3,15 @@
 //! On-disk layout, under the state directory (default `/run/linkshim`, mode 0700):
 //!
 //! ```text
-//! registry.db        SQLite database (WAL mode, schema version 5 in user_version), tables:
+//! registry.db        SQLite database (WAL mode, schema version 6 in user_version), tables:
 //!                      containers    one row per running container: its record (see
-//!                                    `codec`) and the hosts token it was created under
-//!                      reservations  replica slots (service, index) and names reserved
-//!                                    at create time, by hosts token, until the start
-//!                                    takes them over or PENDING_SECS pass
-//!                      link_targets  linker id -> target name, to find a target's linkers
+//!                                    `codec`) and the hosts token it was created under;
+//!                                    (scope, name) unique, the id its primary key
+//!                      reservations  replica slots (scope, service, index) and names
+//!                                    reserved at create time, by hosts token, until the
+//!                                    start takes them over or PENDING_SECS pass
+//!                      link_targets  linker id -> target scope and name, to find a
+//!                                    target's linkers
 //!                      holds         hosts tokens of containers created and not started
 //!                                    yet: their hosts files are kept from sweeps
 //!                      resources     things that are not containers
@@ -27,7 +29,9 @@
 //! up-to-date database changes nothing; an older one is migrated once
 //! (`schema`). A record whose pid is gone (or a zombie), whose pid start
 //! time differs or whose boot id differs is stale: it counts as absent and
-//! is cleared. The persistent directory (`/var/lib/linkshim`) holds the same
+//! is cleared. A live record is replaced only by the container that wrote
+//! it (same pid and start time, same hosts token) and removed only by a
+//! stop under its token. The persistent directory (`/var/lib/linkshim`) holds the same
 //! database for resources added with `--persist`.
 //!
 //! One file per job: `record` (what is stored), `liveness`, `schema`,
