@@ -31,8 +31,8 @@
 //! time differs or whose boot id differs is stale: it counts as absent and
 //! is cleared. A live record is replaced only by the container that wrote
 //! it (same pid and start time, same hosts token) and removed only by a
-//! stop under its token. The persistent directory (`/var/lib/linkshim`) holds the same
-//! database for resources added with `--persist`.
+//! stop under its token. The persistent directory (`/var/lib/linkshim`)
+//! holds the same database for resources added with `--persist`.
 //!
 //! One file per job: `record` (what is stored), `liveness`, `schema`,
 //! `write` (lock + transaction), `codec` (a record <-> a row), `containers`,
