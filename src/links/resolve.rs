@@ -135,17 +135,16 @@ pub fn resolve_each(
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Result<Resolved, Error>>, registry::Error> {
     let target_scope = |l: &LinkRequest| l.scope.clone().unwrap_or_else(|| scope.clone());
-    let mut scopes: Vec<Name> = links.iter().map(target_scope).collect();
-    scopes.sort();
-    scopes.dedup();
+    let mut by_scope: std::collections::BTreeMap<Name, Vec<&str>> = Default::default();
+    for l in links {
+        by_scope
+            .entry(target_scope(l))
+            .or_default()
+            .push(l.target.as_str());
+    }
     let mut found = Vec::new();
-    for s in &scopes {
-        let names: Vec<&str> = links
-            .iter()
-            .filter(|l| target_scope(l) == *s)
-            .map(|l| l.target.as_str())
-            .collect();
-        found.extend(reg.find(s.as_str(), &names)?);
+    for (s, names) in &by_scope {
+        found.extend(reg.find(s.as_str(), names)?);
     }
     let is_container_or_service = |s: &Name, name: &str| {
         found.iter().any(|r| {
