@@ -143,9 +143,9 @@ fn check_internal(
 }
 
 /// The hosts token of a container being prepared: the one its config
-/// carries when it is well formed and no live container or reservation
-/// holds it (the config was prepared before, and that run is over), else
-/// a new one. A config copied from a running container, or a token set on
+/// carries when it is well formed and the registry holds it nowhere (no
+/// live container, reservation or hold: the config was prepared before,
+/// and that run is over), else a new one. A config copied from a running container, or a token set on
 /// purpose, never reaches another container's hosts file or slot.
 fn choose_token(
     reg: &mut Registry,
@@ -162,7 +162,7 @@ fn choose_token(
         );
         return Ok(None);
     }
-    if reg.token_in_use(t)? {
+    if reg.token_held(t)? {
         log::info!(
             "container {container:?}: its hosts token {t} belongs to another container (a copied config?), a new one is used"
         );

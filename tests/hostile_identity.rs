@@ -186,6 +186,48 @@ fn a_copied_token_never_reaches_the_victims_hosts_file_or_slot() {
     assert_eq!(token_of(&precreate(&fx, again, &[]).unwrap()), token);
 }
 
+/// A container without a service reserves no slot: between its create and
+/// its start only its hold keeps its token (and its hosts file) its own.
+#[test]
+fn a_held_token_of_a_created_container_is_not_handed_out_again() {
+    let fx = Fixture::new();
+    support::register_target(&fx, "db1", "db", "5432", &[]);
+    let victim = precreate(
+        &fx,
+        json!({"io.linkshim.name": "web", "io.linkshim.links": "db"}),
+        &[],
+    )
+    .unwrap();
+    let token = token_of(&victim);
+    let hosts = fx.state.join("hosts").join(&token);
+    let before = std::fs::read(&hosts).unwrap();
+    let thief = precreate(
+        &fx,
+        json!({"io.linkshim.name": "thief", "io.linkshim.links": "db", TOKEN: token}),
+        &[],
+    )
+    .unwrap();
+    assert_ne!(
+        token_of(&thief),
+        token,
+        "the hold keeps the token the victim's"
+    );
+    assert_eq!(std::fs::read(&hosts).unwrap(), before);
+
+    // Its stop before start drops the hold and removes the file; the token
+    // is free for its config again.
+    let out = poststop(&fx, "victim1", &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!hosts.exists());
+    let again = precreate(
+        &fx,
+        json!({"io.linkshim.name": "web", "io.linkshim.links": "db", TOKEN: token}),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(token_of(&again), token);
+}
+
 #[test]
 fn a_malformed_token_is_replaced() {
     let fx = Fixture::new();

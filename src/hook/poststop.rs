@@ -1,9 +1,10 @@
-//! The `poststop` stage: the container leaves the registry and its hosts
-//! file is removed: only the record it registered itself (its id under its
-//! token) and only a hosts file no other container holds. Works with no
-//! pid; stopping twice is harmless. It also
-//! sweeps hosts files whose container never started (a failed create runs
-//! no poststop of its own).
+//! The `poststop` stage: the container leaves the registry (its record,
+//! its reservation, its hold) and its hosts file is removed: only the
+//! record it registered itself (its id under its token) and only a hosts
+//! file the registry then holds nowhere (`Registry::token_held`). Works
+//! with no pid; stopping twice is harmless. It also sweeps hosts files
+//! whose container never started (a failed create runs no poststop of its
+//! own), by the same rule.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -44,7 +45,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
                 }
             };
             held_by_other = match token {
-                Some(t) => r.token_in_use(t)?,
+                Some(t) => r.token_held(t)?,
                 None => false,
             };
             Ok((r, gone))

@@ -260,14 +260,6 @@ impl Registry {
             .map_err(db(&self.path))
     }
 
-    /// True when a live container or a live reservation holds `token`: a
-    /// config that carries it belongs to that container, not to whoever
-    /// copied it.
-    pub fn token_in_use(&mut self, token: &str) -> Result<bool, Error> {
-        let holders = codec::select(&self.conn, &self.path, "token = ?1", [token])?;
-        Ok(!self.keep_live(holders).is_empty() || slots::reserved(self, token)?)
-    }
-
     /// The live container registered under `name` in `scope`; a stale one
     /// is cleared.
     pub fn lookup(&mut self, scope: &str, name: &str) -> Result<Option<Record>, Error> {
@@ -682,8 +674,8 @@ mod tests {
         let mut reg = Registry::open(dir.path()).unwrap();
         reg.register(&rec("victim", "db"), Some("00000000000000aa"))
             .unwrap();
-        assert!(reg.token_in_use("00000000000000aa").unwrap());
-        assert!(!reg.token_in_use("00000000000000ff").unwrap());
+        assert!(reg.token_held("00000000000000aa").unwrap());
+        assert!(!reg.token_held("00000000000000ff").unwrap());
         let err = reg
             .register(&rec("thief", "web"), Some("00000000000000aa"))
             .unwrap_err();

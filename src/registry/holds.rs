@@ -3,14 +3,15 @@
 //! so that no orphan sweep removes a file that is about to be used. Its
 //! start takes the hold over (the record's liveness holds the token from
 //! then on); its poststop drops it. A hold of another boot holds nothing.
+//! Tokens are host-wide (one hosts file each), so holds have no scope.
+//! `token_held` is the one rule for whether a token is in use.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{named_params, params};
 
-use super::Registry;
-use super::codec;
 use super::error::{Error, db};
-use super::record::now;
+use super::record::{PENDING_SECS, now};
 use super::write::Tx;
+use super::{Registry, codec, slots};
 
 impl Registry {
     /// Hold the hosts file of `token` for a container being created.
@@ -24,20 +25,31 @@ impl Registry {
         })
     }
 
-    /// False only when the registry proves the hosts file of `token`
-    /// unused: no hold of this boot and no live record carries it.
+    /// True when the hosts token `token` is in use: a live record, a live
+    /// reservation (`slots`) or a hold of this boot carries it. False only
+    /// when the registry proves it unused. The one rule for both ends of a
+    /// token's life: a config that carries a token in use is given a new
+    /// one (it belongs to that container, not to whoever copied it), a stop
+    /// leaves a hosts file in use alone, and a sweep removes only a hosts
+    /// file whose token is not in use.
     pub fn token_held(&self, token: &str) -> Result<bool, Error> {
-        let held = self
+        let pending: bool = self
             .conn
             .query_row(
-                "SELECT 1 FROM holds WHERE token = ?1 AND boot_id = ?2",
-                params![token, self.live.boot_id],
-                |_| Ok(()),
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM holds WHERE token = :token AND boot_id = :boot)
+                         OR EXISTS (SELECT 1 FROM reservations WHERE token = :token AND {})",
+                    slots::LIVE
+                ),
+                named_params! {
+                    ":token": token,
+                    ":boot": self.live.boot_id,
+                    ":oldest": now() - PENDING_SECS,
+                },
+                |r| r.get(0),
             )
-            .optional()
-            .map_err(db(&self.path))?
-            .is_some();
-        if held {
+            .map_err(db(&self.path))?;
+        if pending {
             return Ok(true);
         }
         let records = codec::select(&self.conn, &self.path, "token = ?1", [token])?;
@@ -90,15 +102,30 @@ mod tests {
     }
 
     #[test]
-    fn a_version_4_registry_gains_the_holds_table() {
+    fn a_live_reservation_holds_its_token_and_a_stale_one_does_not() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Registry::open(dir.path()).unwrap());
-        let conn = rusqlite::Connection::open(Registry::db_path(dir.path())).unwrap();
-        conn.execute_batch("DROP TABLE holds; PRAGMA user_version = 4;")
-            .unwrap();
-        drop(conn);
         let mut reg = Registry::open(dir.path()).unwrap();
-        reg.hold_token("0123456789abcdef").unwrap();
-        assert!(reg.token_held("0123456789abcdef").unwrap());
+        let t = "00000000000000000000000000000001";
+        let n = |s: &str| Name::parse("t", s).unwrap();
+        reg.reserve(&crate::model::default_scope(), &n("web"), &n("web-1"), t)
+            .unwrap();
+        assert!(reg.token_held(t).unwrap(), "reserved, not held");
+        reg.conn
+            .execute(
+                "UPDATE reservations SET created = created - ?1",
+                [crate::registry::PENDING_SECS + 1],
+            )
+            .unwrap();
+        assert!(!reg.token_held(t).unwrap(), "a stale reservation");
+        reg.conn
+            .execute(
+                "UPDATE reservations SET created = ?1",
+                [crate::registry::now()],
+            )
+            .unwrap();
+        reg.conn
+            .execute("UPDATE reservations SET boot_id = 'another boot'", [])
+            .unwrap();
+        assert!(!reg.token_held(t).unwrap(), "a reservation of another boot");
     }
 }

@@ -197,6 +197,30 @@ mod tests {
             boot_id TEXT NOT NULL, created INTEGER NOT NULL);
          CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL);";
 
+    /// The tables of version 4 as linkshim wrote them (no scopes, a name
+    /// unique on the host).
+    const V4: &str =
+        "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
+            svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
+            links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
+            boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);
+         CREATE INDEX containers_token ON containers(token);
+         CREATE UNIQUE INDEX containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
+         CREATE TABLE reservations (token TEXT PRIMARY KEY, name TEXT NOT NULL,
+            service TEXT NOT NULL, svc_index INTEGER NOT NULL, boot_id TEXT NOT NULL,
+            created INTEGER NOT NULL);
+         CREATE INDEX reservations_name ON reservations(name);
+         CREATE INDEX reservations_service ON reservations(service);
+         CREATE TABLE link_targets (linker_id TEXT NOT NULL, target TEXT NOT NULL);
+         CREATE INDEX link_targets_target ON link_targets(target);
+         CREATE INDEX link_targets_linker ON link_targets(linker_id);
+         CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL,
+            addrs TEXT NOT NULL DEFAULT '[]');";
+
+    /// Version 5 added the holds of hosts files to version 4.
+    const V5_HOLDS: &str = "CREATE TABLE holds (token TEXT PRIMARY KEY, boot_id TEXT NOT NULL,
+            created INTEGER NOT NULL);";
+
     #[test]
     fn a_version_1_registry_is_brought_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
@@ -318,22 +342,7 @@ mod tests {
         old_db(
             dir.path(),
             &format!(
-                "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, service TEXT,
-                    svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
-                    links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
-                    boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);
-                 CREATE INDEX containers_token ON containers(token);
-                 CREATE UNIQUE INDEX containers_slot ON containers(service, svc_index) WHERE service IS NOT NULL;
-                 CREATE TABLE reservations (token TEXT PRIMARY KEY, name TEXT NOT NULL,
-                    service TEXT NOT NULL, svc_index INTEGER NOT NULL, boot_id TEXT NOT NULL,
-                    created INTEGER NOT NULL);
-                 CREATE INDEX reservations_name ON reservations(name);
-                 CREATE INDEX reservations_service ON reservations(service);
-                 CREATE TABLE link_targets (linker_id TEXT NOT NULL, target TEXT NOT NULL);
-                 CREATE INDEX link_targets_target ON link_targets(target);
-                 CREATE INDEX link_targets_linker ON link_targets(linker_id);
-                 CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL,
-                    addrs TEXT NOT NULL DEFAULT '[]');
+                "{V4}
                  {}
                  {}
                  {}
@@ -390,6 +399,104 @@ mod tests {
             ..Record::new("db2", n("db")).owned_by(pid as i32)
         };
         reg.register(&other, None).unwrap();
+        let tables: i64 = reg
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'old_%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the old tables are gone");
+    }
+
+    #[test]
+    fn a_version_4_registry_gains_the_holds_table() {
+        let dir = tempfile::tempdir().unwrap();
+        old_db(dir.path(), &format!("{V4} PRAGMA user_version = 4;"));
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(!reg.token_held("0123456789abcdef").unwrap());
+        reg.hold_token("0123456789abcdef").unwrap();
+        assert!(reg.token_held("0123456789abcdef").unwrap());
+    }
+
+    /// Version 5 as linkshim wrote it: version 4 and the holds, one of this
+    /// boot and one of another. The holds come over as they are (a token is
+    /// host-wide), the rest moves to the scoped layout, in one step.
+    #[test]
+    fn a_version_5_registry_keeps_its_holds_and_moves_to_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = crate::registry::boot_id();
+        let now = crate::registry::now();
+        let pid = std::process::id();
+        let start = crate::registry::pid_start_time(pid as i32).unwrap();
+        old_db(
+            dir.path(),
+            &format!(
+                "{V4}
+                 {V5_HOLDS}
+                 INSERT INTO containers VALUES ('db1', 'db', 'db', 1, '[\"10.0.0.1\"]', '[]', '[]',
+                    '[]', NULL, {pid}, {start}, '{boot}', {now}, '000000000000000000000000000000d1');
+                 INSERT INTO reservations VALUES ('000000000000000000000000000000d2', 'db-2', 'db', 2,
+                    '{boot}', {now});
+                 INSERT INTO holds VALUES ('000000000000000000000000000000c1', '{boot}', {now});
+                 INSERT INTO holds VALUES ('000000000000000000000000000000c2', 'another boot', {now});
+                 PRAGMA user_version = 5;"
+            ),
+        );
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert_eq!(version(&reg.conn).unwrap(), VERSION);
+        assert_eq!(VERSION, 6);
+        let held = |reg: &Registry, t: &str| reg.token_held(t).unwrap();
+        assert!(
+            held(&reg, "000000000000000000000000000000c1"),
+            "the hold of this boot came over"
+        );
+        assert!(
+            !held(&reg, "000000000000000000000000000000c2"),
+            "a hold of another boot holds nothing"
+        );
+        assert!(
+            held(&reg, "000000000000000000000000000000d1"),
+            "a live record"
+        );
+        assert!(
+            held(&reg, "000000000000000000000000000000d2"),
+            "a live reservation"
+        );
+        assert!(!held(&reg, "000000000000000000000000000000ff"));
+        let db1 = reg.lookup("default", "db").unwrap().expect("db1 migrated");
+        assert_eq!((db1.scope.as_str(), db1.index), ("default", Some(1)));
+        let n = |s: &str| Name::parse("t", s).unwrap();
+        let dflt = crate::model::default_scope();
+        assert_eq!(
+            reg.reserve(
+                &dflt,
+                &n("db"),
+                &n("db-2"),
+                "000000000000000000000000000000d2"
+            )
+            .unwrap(),
+            2,
+            "the reservation keeps its slot"
+        );
+        // The hold is the container's until its start takes it over.
+        let rec = Record::new("c1", n("c1")).owned_by(pid as i32);
+        reg.register(&rec, Some("000000000000000000000000000000c1"))
+            .unwrap();
+        let holds: i64 = reg
+            .conn
+            .query_row(
+                "SELECT count(*) FROM holds WHERE token = '000000000000000000000000000000c1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(holds, 0, "the start took the hold over");
+        assert!(
+            held(&reg, "000000000000000000000000000000c1"),
+            "its record holds it now"
+        );
         let tables: i64 = reg
             .conn
             .query_row(

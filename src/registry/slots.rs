@@ -19,7 +19,7 @@ pub(super) struct Slot {
 }
 
 /// Live reservations are from this boot and younger than `PENDING_SECS`.
-const LIVE: &str = "boot_id = :boot AND created > :oldest";
+pub(super) const LIVE: &str = "boot_id = :boot AND created > :oldest";
 
 impl Registry {
     /// Reserve a slot of `service` in `scope` for the container being
@@ -156,23 +156,6 @@ fn clear_stale(tx: &Tx<'_>) -> Result<(), Error> {
         })
         .map_err(db(tx.path))?;
     Ok(())
-}
-
-/// True when a live reservation holds `token`.
-pub(super) fn reserved(reg: &Registry, token: &str) -> Result<bool, Error> {
-    reg.conn
-        .query_row(
-            &format!("SELECT 1 FROM reservations WHERE token = :token AND {LIVE}"),
-            named_params! {
-                ":token": token,
-                ":boot": reg.live.boot_id,
-                ":oldest": now() - PENDING_SECS,
-            },
-            |_| Ok(()),
-        )
-        .optional()
-        .map(|r| r.is_some())
-        .map_err(db(&reg.path))
 }
 
 /// True when a live reservation under another token than `token` holds
