@@ -143,13 +143,16 @@ fn check_internal(
 }
 
 /// The hosts token of a container being prepared: the one its config
-/// carries when it is well formed and the registry holds it nowhere (no
-/// live container, reservation or hold: the config was prepared before,
-/// and that run is over), else a new one. A config copied from a running container, or a token set on
-/// purpose, never reaches another container's hosts file or slot.
+/// carries when it is well formed and the registry holds it for no other
+/// container (no live container carries it, and no reservation or hold of
+/// a create but this container's own, by scope and name: the config was
+/// prepared before), else a new one. A config copied from a running or a
+/// created container under another name, or a token set on purpose, never
+/// reaches another container's hosts file or slot.
 fn choose_token(
     reg: &mut Registry,
     carried: Option<&String>,
+    request: &annotation::Request,
     container: &str,
 ) -> Result<Option<String>, registry::Error> {
     let Some(t) = carried else {
@@ -162,7 +165,7 @@ fn choose_token(
         );
         return Ok(None);
     }
-    if reg.token_held(t)? {
+    if reg.token_held_by_other(t, &request.scope, &request.name)? {
         log::info!(
             "container {container:?}: its hosts token {t} belongs to another container (a copied config?), a new one is used"
         );
@@ -208,8 +211,13 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         source,
     })?;
     let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
-    let carried =
-        choose_token(&mut reg, annotations.get(modify::TOKEN), &container).map_err(reg_err)?;
+    let carried = choose_token(
+        &mut reg,
+        annotations.get(modify::TOKEN),
+        &request,
+        &container,
+    )
+    .map_err(reg_err)?;
     let reused = carried.is_some();
     let token = match carried {
         Some(t) => t,
@@ -272,7 +280,8 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     if hosts_file.is_some() {
         // Its hosts file is kept from sweeps until it starts or stops. (A
         // file written but not held is an orphan a later sweep removes.)
-        reg.hold_token(&token).map_err(reg_err)?;
+        reg.hold_token(&token, &request.scope, &request.name)
+            .map_err(reg_err)?;
     }
     drop(reg);
     modify::undo(config);

@@ -213,12 +213,7 @@ fn a_held_token_of_a_created_container_is_not_handed_out_again() {
         "the hold keeps the token the victim's"
     );
     assert_eq!(std::fs::read(&hosts).unwrap(), before);
-
-    // Its stop before start drops the hold and removes the file; the token
-    // is free for its config again.
-    let out = poststop(&fx, "victim1", &token);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!hosts.exists());
+    // The victim's own config prepared again (same scope and name) keeps it.
     let again = precreate(
         &fx,
         json!({"io.linkshim.name": "web", "io.linkshim.links": "db", TOKEN: token}),
@@ -226,6 +221,20 @@ fn a_held_token_of_a_created_container_is_not_handed_out_again() {
     )
     .unwrap();
     assert_eq!(token_of(&again), token);
+    assert_eq!(std::fs::read(&hosts).unwrap(), before);
+
+    // Its stop before start drops the hold and removes the file; the token
+    // is free for any config then.
+    let out = poststop(&fx, "victim1", &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!hosts.exists());
+    let later = precreate(
+        &fx,
+        json!({"io.linkshim.name": "other", "io.linkshim.links": "db", TOKEN: token}),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(token_of(&later), token);
 }
 
 #[test]

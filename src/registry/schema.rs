@@ -47,7 +47,9 @@ CREATE INDEX IF NOT EXISTS reservations_service ON reservations(scope, service);
 CREATE TABLE IF NOT EXISTS holds (
     token     TEXT PRIMARY KEY,
     boot_id   TEXT NOT NULL,
-    created   INTEGER NOT NULL
+    created   INTEGER NOT NULL,
+    scope     TEXT,
+    name      TEXT
 );
 CREATE TABLE IF NOT EXISTS link_targets (
     linker_id TEXT NOT NULL,
@@ -86,13 +88,21 @@ fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
 /// of a container id runc would refuse (a newline, a space) are dropped,
 /// since their short form could break a hosts line. Version 2 lacked
 /// link_targets, version 3 reservations and version 4 holds, which the
-/// schema creates; the holds of version 5 (tokens are host-wide, not
-/// scoped) stay as they are.
+/// schema creates; the holds of version 5 (keyed by token, which is
+/// host-wide) stay, without the scope and name of their container (which
+/// makes them no container's own: a config carrying such a token is given
+/// a new one).
 fn upgrade(conn: &Connection, from: i32) -> rusqlite::Result<()> {
     if from == 1 {
         conn.execute_batch(
             "ALTER TABLE containers ADD COLUMN token TEXT;
              ALTER TABLE resources ADD COLUMN addrs TEXT NOT NULL DEFAULT '[]';",
+        )?;
+    }
+    if from == 5 {
+        conn.execute_batch(
+            "ALTER TABLE holds ADD COLUMN scope TEXT;
+             ALTER TABLE holds ADD COLUMN name TEXT;",
         )?;
     }
     // The old tables move aside (their indexes dropped, so the new ones
@@ -416,7 +426,12 @@ mod tests {
         old_db(dir.path(), &format!("{V4} PRAGMA user_version = 4;"));
         let mut reg = Registry::open(dir.path()).unwrap();
         assert!(!reg.token_held("0123456789abcdef").unwrap());
-        reg.hold_token("0123456789abcdef").unwrap();
+        reg.hold_token(
+            "0123456789abcdef",
+            &crate::model::default_scope(),
+            &Name::parse("t", "x").unwrap(),
+        )
+        .unwrap();
         assert!(reg.token_held("0123456789abcdef").unwrap());
     }
 
