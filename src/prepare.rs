@@ -242,9 +242,9 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         ctx.persist_dir,
     )
     .map_err(|source| Error::Link {
-            container: container.clone(),
-            source,
-        })?;
+        container: container.clone(),
+        source,
+    })?;
     let rendered =
         resolve::render(request.name.as_str(), &resolved, ctx.share_env).map_err(|source| {
             Error::Render {

@@ -83,7 +83,7 @@ fn token_of(config: &Value) -> String {
 }
 
 fn ls(fx: &Fixture) -> Vec<Value> {
-    let out = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let out = fx.cmd(&["ls", "--json", "--show-env"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice::<Value>(&out.stdout)
         .unwrap()

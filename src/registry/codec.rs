@@ -217,8 +217,8 @@ mod tests {
     fn a_bare_env_list_is_a_row_shared_under_all() {
         let c = conn();
         c.execute_batch(
-            "INSERT INTO containers VALUES ('i', 'n', NULL, NULL, '[]', '[]', '[[\"A\",\"1\"]]', '[]',
-                NULL, NULL, NULL, 'b', 0, NULL);",
+            "INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, '[]', '[]',
+                '[[\"A\",\"1\"]]', '[]', NULL, NULL, NULL, 'b', 0, NULL);",
         )
         .unwrap();
         let got = select(&c, Path::new("mem"), "1 = 1", []).unwrap();
