@@ -13,7 +13,8 @@
 //!                      link_targets  linker id -> target scope and name, to find a
 //!                                    target's linkers
 //!                      holds         hosts tokens of containers created and not started
-//!                                    yet: their hosts files are kept from sweeps
+//!                                    yet, with their scope and name: their hosts files
+//!                                    are kept from sweeps
 //!                      resources     things that are not containers
 //! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
 //! registry.lock      writers take an flock on it, then a transaction
