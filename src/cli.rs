@@ -49,9 +49,13 @@ pub enum Command {
         #[arg(long, requires = "json")]
         show_env: bool,
     },
-    /// Check a container's links before it runs: a PASS, WARN or FAIL line
-    /// per check; exit status 1 when any check fails.
+    /// Check the registry (its lock, its database) and a container's links
+    /// before it runs: a PASS, WARN or FAIL line per check; exit status 1
+    /// when any check fails.
     Doctor {
+        /// First do what `linkshim gc --repair` does.
+        #[arg(long)]
+        repair: bool,
         /// The container's config.json (`-` for stdin).
         #[arg(long, value_name = "FILE", conflicts_with = "links")]
         config: Option<PathBuf>,
@@ -61,6 +65,18 @@ pub enum Command {
         /// The linker's name, with --links.
         #[arg(long, requires = "links")]
         name: Option<String>,
+    },
+    /// Remove what no running container holds: stale records, expired
+    /// reservations, orphan hosts files. Prints what it did; running it
+    /// again does nothing more.
+    Gc {
+        /// Also repair a damaged registry: move it aside as
+        /// registry.db.corrupt-<time> and start a fresh one with what can
+        /// still be read (the running containers not carried over register
+        /// again at their next start), or remove a readable registry's
+        /// unreadable rows.
+        #[arg(long)]
+        repair: bool,
     },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.

@@ -31,6 +31,13 @@ fn main() -> ExitCode {
     private_umask();
     let what = label(&cli.command);
     let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
+    // Every wait on the registry is bounded; a stop waits less, then gives up.
+    linkshim::registry::set_lock_budget(match &cli.command {
+        Command::Hook {
+            stage: Stage::Poststop { .. },
+        } => dirs.file.stop_lock_timeout(),
+        _ => dirs.file.lock_timeout(),
+    });
     let level = logging::level(env_level().as_deref(), None, false);
     logging::init(if matches!(cli.command, Command::Hook { .. }) {
         Setup::for_stage(what, level, &dirs.state)
@@ -66,21 +73,35 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
         ),
         Command::Doctor {
+            repair,
             config,
             links,
             name,
-        } => commands::doctor::run(
-            &dirs.state,
-            &dirs.persist,
-            config.as_deref(),
-            name.as_deref(),
-            links.as_deref(),
-            &mut std::io::stdout().lock(),
-        )
-        .and_then(|failed| match failed {
-            0 => Ok(()),
-            n => Err(anyhow::anyhow!("{n} check(s) failed")),
-        }),
+        } => {
+            let out = &mut std::io::stdout().lock();
+            let repaired = match repair {
+                true => commands::gc::run(&dirs.state, true, out),
+                false => Ok(()),
+            };
+            repaired
+                .and_then(|()| {
+                    commands::doctor::run(
+                        &dirs.state,
+                        &dirs.persist,
+                        config.as_deref(),
+                        name.as_deref(),
+                        links.as_deref(),
+                        out,
+                    )
+                })
+                .and_then(|failed| match failed {
+                    0 => Ok(()),
+                    n => Err(anyhow::anyhow!("{n} check(s) failed")),
+                })
+        }
+        Command::Gc { repair } => {
+            commands::gc::run(&dirs.state, repair, &mut std::io::stdout().lock())
+        }
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -103,6 +124,7 @@ fn label(command: &Command) -> &'static str {
         Command::Runtime { .. } => "runtime",
         Command::Ls { .. } => "ls",
         Command::Doctor { .. } => "doctor",
+        Command::Gc { .. } => "gc",
         Command::Resource { .. } => "resource",
     }
 }
@@ -168,6 +190,7 @@ fn wrapper(
     let old_umask = private_umask();
     let inv = runtime::scan_args(&args);
     let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
+    linkshim::registry::set_lock_budget(dirs.file.lock_timeout());
     let sub = inv.subcommand.as_deref().unwrap_or("(none)");
     let level = logging::level(env_level().as_deref(), inv.log_level.as_deref(), inv.debug);
     logging::init(Setup {

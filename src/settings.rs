@@ -9,11 +9,20 @@
 //! runtime = "/usr/sbin/runc"    # the real runtime the wrapper execs
 //! persist_dir = "/var/lib/linkshim"  # resources added with --persist
 //! share_env = "all"             # what targets may cascade: all, declared, none
+//! lock_timeout = "5s"           # how long a start waits for the registry's lock
+//! stop_lock_timeout = "2s"      # the same for poststop, which then gives up
 //! ```
+//!
+//! A start (precreate, the wrapper, poststart) and the commands fail with
+//! an error naming the lock when another process holds it for longer than
+//! `lock_timeout`; a poststop that cannot have it within
+//! `stop_lock_timeout` logs that and succeeds (the stop goes on; the
+//! container's record is stale and cleared later, or by `linkshim gc`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 pub const CONFIG_ENV: &str = "LINKSHIM_CONFIG";
 pub const DEFAULT_CONFIG: &str = "/etc/linkshim/linkshim.toml";
@@ -32,6 +41,41 @@ pub struct File {
     pub runtime: Option<PathBuf>,
     /// What targets may cascade to their linkers as `<P>_ENV_*`.
     pub share_env: Option<crate::model::share::Policy>,
+    #[serde(default, deserialize_with = "duration")]
+    pub lock_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub stop_lock_timeout: Option<Duration>,
+}
+
+/// How long poststop waits for the registry's lock unless configured.
+pub const DEFAULT_STOP_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl File {
+    /// How long a start or a command waits for the registry's lock.
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+            .unwrap_or(crate::registry::DEFAULT_BUDGET)
+    }
+
+    /// How long poststop waits for the registry's lock.
+    pub fn stop_lock_timeout(&self) -> Duration {
+        self.stop_lock_timeout.unwrap_or(DEFAULT_STOP_LOCK_TIMEOUT)
+    }
+}
+
+/// A duration written as humans do ("5s", "1500ms"), more than zero and
+/// at most an hour.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    use serde::de::Error as _;
+    let text = String::deserialize(d)?;
+    let value = humantime::parse_duration(&text)
+        .map_err(|e| D::Error::custom(format!("{text:?}: {e} (write it as \"5s\" or \"500ms\")")))?;
+    if value.is_zero() || value > Duration::from_secs(3600) {
+        return Err(D::Error::custom(format!(
+            "{text:?}: must be more than 0 and at most 1h"
+        )));
+    }
+    Ok(Some(value))
 }
 
 impl File {
@@ -116,6 +160,7 @@ mod tests {
             persist_dir: Some("./rel/persist".into()),
             runtime: None,
             share_env: None,
+            ..File::default()
         };
         assert_eq!(
             state_dir(Some(Path::new("s")), &file),

@@ -1,5 +1,6 @@
-//! `linkshim doctor`: check a container's links before it runs, one
-//! PASS/WARN/FAIL line per check, as `convox doctor` did.
+//! `linkshim doctor`: check the registry (who holds its lock, whether it
+//! reads) and a container's links before it runs, one PASS/WARN/FAIL line
+//! per check, as `convox doctor` did.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,10 +10,12 @@ use anyhow::Context as _;
 use crate::links::annotation::{self, Family, LinkRequest, Name};
 use crate::links::resolve::{self, Target};
 use crate::oci::config::Config;
-use crate::registry::{Record, Registry};
+use crate::registry::{self, Record, Registry};
 
-/// Check the links named by `config` (a config.json path, or `-` for stdin)
-/// or by `links` for a container called `name`. Returns the number of failures.
+/// Check the registry's lock and, when neither `config` nor `links` is
+/// given, its database; then the links named by `config` (a config.json
+/// path, or `-` for stdin) or by `links` for a container called `name`.
+/// Returns the number of failures.
 pub fn run(
     state_dir: &Path,
     persist_dir: &Path,
@@ -21,7 +24,7 @@ pub fn run(
     links: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
-    let (linker, scope, requests) = match (config, links) {
+    let requests = match (config, links) {
         (Some(path), _) => {
             let config = if path == Path::new("-") {
                 Config::parse(&crate::hook::read_stdin()?, Path::new("<stdin>"))?
@@ -30,16 +33,14 @@ pub fn run(
             };
             let req =
                 annotation::parse_request(&config.annotations(), config.hostname().as_deref())?;
-            (req.name, req.scope, req.links)
+            Some((req.name, req.scope, req.links))
         }
-        (None, Some(text)) => (
+        (None, Some(text)) => Some((
             Name::parse("--name", name.unwrap_or("doctor"))?,
             crate::model::default_scope(),
             annotation::parse_links(text)?,
-        ),
-        (None, None) => anyhow::bail!(
-            "name a config (--config FILE or -) or links (--links 'target[:alias] ...')"
-        ),
+        )),
+        (None, None) => None,
     };
     let mut failures = 0;
     let mut line = |out: &mut dyn Write, verdict: &str, text: String| -> anyhow::Result<()> {
@@ -47,6 +48,32 @@ pub fn run(
             failures += 1;
         }
         writeln!(out, "{verdict:<4}  {text}").context("writing the report")
+    };
+    let lock = Registry::lock_path(state_dir);
+    match registry::holder_of(&lock) {
+        Some(pid) => line(
+            out,
+            "WARN",
+            format!(
+                "registry lock {} is held by pid {pid} ({}): if it stays held, that process is stuck (starts fail after lock_timeout, stops give up); end it",
+                lock.display(),
+                command_of(pid)
+            ),
+        )?,
+        None => line(out, "PASS", format!("registry lock {} is free", lock.display()))?,
+    }
+    let Some((linker, scope, requests)) = requests else {
+        if Registry::db_path(state_dir).exists() {
+            match Registry::open(state_dir).and_then(|mut r| r.list()) {
+                Ok(all) => line(
+                    out,
+                    "PASS",
+                    format!("registry is readable ({} running containers)", all.len()),
+                )?,
+                Err(e) => line(out, "FAIL", format!("{e:#}"))?,
+            }
+        }
+        return Ok(failures);
     };
     line(
         out,
@@ -86,6 +113,24 @@ pub fn run(
         }
     }
     Ok(failures)
+}
+
+/// A process's command line, for the operator to recognise it.
+fn command_of(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        return "command unknown".into();
+    }
+    let text = words.join(" ");
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
 }
 
 type Line<'a> = dyn FnMut(&mut dyn Write, &str, String) -> anyhow::Result<()> + 'a;

@@ -1,6 +1,7 @@
 //! linkshim's own subcommands that are not hooks or the wrapper.
 
 pub mod doctor;
+pub mod gc;
 pub mod ls;
 pub mod mask;
 pub mod resource;

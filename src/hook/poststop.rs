@@ -5,16 +5,21 @@
 //! with no pid; stopping twice is harmless. It also sweeps hosts files
 //! whose container never started (a failed create runs no poststop of its
 //! own), by the same rule.
+//!
+//! It never holds a stop up: when the registry's lock is not free within
+//! `stop_lock_timeout`, it logs that and succeeds, and leaves the hosts
+//! file (the registry could not say whose it is) to a later sweep or
+//! `linkshim gc`.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use log::{debug, info};
+use log::{debug, info, warn};
 
 use crate::hosts_file;
 use crate::oci::state::State;
-use crate::registry::{PENDING_SECS, Registry};
+use crate::registry::{self, PENDING_SECS, Registry};
 use crate::state_dir;
 
 /// Run the poststop stage on the state read from stdin.
@@ -35,6 +40,8 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
         }
     };
     let mut held_by_other = false;
+    // The registry could not be asked in time whose the token is.
+    let mut unanswered = false;
     if Registry::db_path(state_dir).exists() {
         let opened = Registry::open(state_dir).and_then(|mut r| {
             let gone = match &id {
@@ -74,6 +81,16 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
                 }
                 registry = Some(r);
             }
+            // A stop must not wait on a stuck lock holder: the record of a
+            // stopped container is stale, and is cleared later; so is its
+            // hosts file, once the registry can prove it no one's.
+            Err(registry::Error::Storage(e)) if e.is_timeout() => {
+                unanswered = true;
+                warn!(
+                    "container {}: not unregistered: {e}; its record is stale now that it has stopped, and is cleared (with its hosts file) by a later start or `linkshim gc`",
+                    crate::model::escape_id(&state.id)
+                )
+            }
             Err(e) => errors.push(format!(
                 "container {}: {e}",
                 crate::model::escape_id(&state.id)
@@ -87,7 +104,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
         );
     }
     if let Some(hosts) = token
-        .filter(|_| !held_by_other)
+        .filter(|_| !held_by_other && !unanswered)
         .and_then(|t| state_dir::hosts_file(state_dir, t))
     {
         for file in [hosts_file::lock_path(&hosts), hosts] {

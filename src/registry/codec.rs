@@ -91,31 +91,33 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
     let pid: Option<i32> = row.get("pid")?;
     let pid_start: Option<i64> = row.get("pid_start")?;
     let (boot_id, created) = (row.get("boot_id")?, row.get("created")?);
+    let why = |col: &str, e: &dyn std::fmt::Display| format!("container {id:?}, column {col}: {e}");
+    let json_field = |col: &'static str| move |e: serde_json::Error| why(col, &e);
     Ok((|| {
-        let field = |col: &'static str| move |e: serde_json::Error| format!("{col}: {e}");
-        let (env, shared) = env_of(&env).map_err(field("env"))?;
+        let (env, shared) = env_of(&env).map_err(json_field("env"))?;
         Ok(Record {
-            id: id.into(),
-            scope: Name::parse("scope", &scope).map_err(|e| e.to_string())?,
-            name: Name::parse("name", &name).map_err(|e| e.to_string())?,
-            admits: serde_json::from_str(&admits).map_err(field("admits"))?,
+            scope: Name::parse("scope", &scope).map_err(|e| why("scope", &e))?,
+            name: Name::parse("name", &name).map_err(|e| why("name", &e))?,
+            admits: serde_json::from_str(&admits).map_err(json_field("admits"))?,
             service: service
                 .map(|s| Name::parse("service", &s))
                 .transpose()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| why("service", &e))?,
             index,
-            addrs: serde_json::from_str(&addrs).map_err(field("addrs"))?,
-            ports: serde_json::from_str(&ports).map_err(field("ports"))?,
+            addrs: serde_json::from_str(&addrs).map_err(json_field("addrs"))?,
+            ports: serde_json::from_str(&ports).map_err(json_field("ports"))?,
             env,
             shared,
-            links: serde_json::from_str(&links).map_err(field("links"))?,
+            links: serde_json::from_str(&links).map_err(json_field("links"))?,
             url: url
-                .map(|u| Template::parse(&u).map_err(|why| format!("url {u:?}: {why}")))
+                .as_deref()
+                .map(|u| Template::parse(u).map_err(|e| why("url", &format!("{u:?}: {e}"))))
                 .transpose()?,
             pid,
             pid_start: pid_start.map(|s| s as u64),
             boot_id,
             created,
+            id: id.clone().into(),
         })
     })())
 }
@@ -148,7 +150,7 @@ pub(super) fn select_with<P: rusqlite::Params, T>(
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db(path))? {
         let rec = decode(row)
-            .map_err(db(path))?
+            .map_err(|e| corrupt(path, format!("a container row: {e}")))?
             .map_err(|why| corrupt(path, why))?;
         out.push(also(rec, row).map_err(db(path))?);
     }
@@ -250,7 +252,12 @@ mod tests {
                 ),
                 "{col}: {err}"
             );
-            assert!(err.to_string().contains(why), "{col}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("container \"i\", column {why}")),
+                "{col}: {text}"
+            );
+            assert!(text.contains("linkshim gc --repair"), "{col}: {text}");
         }
     }
 }

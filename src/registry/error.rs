@@ -1,9 +1,15 @@
 //! What can go wrong in the registry: the storage itself failed, or a
 //! name is taken (which the user fixes, not the operator).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::ErrorCode;
 
 use super::record::PENDING_SECS;
+
+/// What the operator does about a corrupt registry.
+pub const REPAIR_HINT: &str = "`linkshim gc --repair` moves a corrupt registry aside and starts a new one (running containers register again at their next start)";
 
 /// Every registry error: storage, or a naming conflict.
 #[derive(Debug, thiserror::Error)]
@@ -25,14 +31,108 @@ pub enum StorageError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A failure SQLite reports by a code, said in words (SQLite's own
+    /// message, when it has one, follows in `detail`).
+    #[error("registry {path}: {fault}{detail}")]
+    Fault {
+        path: PathBuf,
+        fault: Fault,
+        detail: String,
+    },
+    #[error("registry {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("registry lock {path}")]
     Lock {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("registry {path}: a record holds data it cannot read: {why}")]
+    #[error(
+        "registry lock {path}: held by another process for more than {}{}; a stuck linkshim? see `linkshim doctor`",
+        humantime::format_duration(*waited),
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+        holder: Option<i32>,
+    },
+    #[error("registry {path}: a row it cannot read: {why} ({REPAIR_HINT}; `linkshim gc --repair` on a readable registry removes only the unreadable rows)")]
     Corrupt { path: PathBuf, why: String },
+}
+
+impl StorageError {
+    /// True when the registry could not be had in time: its lock, or
+    /// SQLite's own, held by another process for longer than the budget.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            StorageError::LockTimeout { .. }
+                | StorageError::Fault {
+                    fault: Fault::Busy,
+                    ..
+                }
+        )
+    }
+
+    /// True when the database file itself is damaged (not one bad row).
+    pub fn is_corrupt_db(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Fault {
+                fault: Fault::Corrupt,
+                ..
+            }
+        )
+    }
+}
+
+/// The failures of the database file that the operator fixes, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("no space left on device (free space on its file system, then try again)")]
+    Full,
+    #[error("the database is corrupt or not a registry; {REPAIR_HINT}")]
+    Corrupt,
+    #[error(
+        "the database is read-only (a read-only file system, or a file linkshim may not write: check its owner and mode)"
+    )]
+    ReadOnly,
+    #[error(
+        "the database cannot be opened (check that the state directory exists, is a directory and is writable)"
+    )]
+    CantOpen,
+    #[error(
+        "the database is locked by another process for longer than the lock budget; a stuck linkshim? see `linkshim doctor`"
+    )]
+    Busy,
+}
+
+impl Fault {
+    /// The kind of `e`, when it is one the operator fixes; `dir` (the
+    /// database's directory) is asked for free space on an I/O error, which
+    /// is how a full disk shows on some writes.
+    fn of(e: &rusqlite::Error, dir: &Path) -> Option<Fault> {
+        let code = e.sqlite_error_code()?;
+        Some(match code {
+            ErrorCode::DiskFull => Fault::Full,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Fault::Corrupt,
+            ErrorCode::ReadOnly => Fault::ReadOnly,
+            ErrorCode::CannotOpen => Fault::CantOpen,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Fault::Busy,
+            ErrorCode::SystemIoFailure if no_space(dir) => Fault::Full,
+            _ => return None,
+        })
+    }
+}
+
+/// True when the file system of `dir` has no block left.
+fn no_space(dir: &Path) -> bool {
+    nix::sys::statvfs::statvfs(dir).is_ok_and(|s| s.blocks_available() == 0)
 }
 
 /// A name is already somebody else's.
@@ -65,18 +165,34 @@ pub enum Conflict {
 }
 
 /// A database error on the registry at `path`.
-pub(super) fn db(path: &std::path::Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| {
-        StorageError::Db {
+pub(super) fn db(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |source| storage(path, source).into()
+}
+
+/// A database error on the registry at `path`, in words when it has a kind.
+pub(super) fn storage(path: &Path, source: rusqlite::Error) -> StorageError {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match Fault::of(&source, dir) {
+        Some(fault) => {
+            let detail = match &source {
+                rusqlite::Error::SqliteFailure(_, Some(msg)) => format!(" (SQLite: {msg})"),
+                _ => String::new(),
+            };
+            StorageError::Fault {
+                path: path.to_path_buf(),
+                fault,
+                detail,
+            }
+        }
+        None => StorageError::Db {
             path: path.to_path_buf(),
             source,
-        }
-        .into()
+        },
     }
 }
 
 /// A record at `path` that cannot be read back.
-pub(super) fn corrupt(path: &std::path::Path, why: String) -> Error {
+pub(super) fn corrupt(path: &Path, why: String) -> Error {
     StorageError::Corrupt {
         path: path.to_path_buf(),
         why,

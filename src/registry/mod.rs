@@ -17,7 +17,9 @@
 //!                                    are kept from sweeps
 //!                      resources     things that are not containers
 //! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
-//! registry.lock      writers take an flock on it, then a transaction
+//! registry.lock      writers take an flock on it (waiting at most the lock
+//!                    budget, `lock_timeout`), then a transaction
+//! registry.db.corrupt-<time>  a corrupt database `gc --repair` moved aside
 //! hosts/<token>      a linker's hosts file, bind-mounted over its /etc/hosts
 //! hosts/<token>.lock taken while the hosts file is refreshed (`hosts_file`)
 //! linkshim.log       the operator's log: failures, and more at a lower LINKSHIM_LOG
@@ -36,15 +38,18 @@
 //! holds the same database for resources added with `--persist`.
 //!
 //! One file per job: `record` (what is stored), `liveness`, `schema`,
-//! `write` (lock + transaction), `codec` (a record <-> a row), `containers`,
-//! `slots` (reservations), `holds` (hosts files of containers not started
-//! yet), `resources`, `error`.
+//! `lock` (the bounded write lock), `write` (lock + transaction), `codec`
+//! (a record <-> a row), `containers`, `slots` (reservations), `holds`
+//! (hosts files of containers not started yet), `resources`, `gc` (stale
+//! rows, orphan files, repair), `error`.
 
 mod codec;
 mod containers;
 mod error;
+mod gc;
 mod holds;
 mod liveness;
+mod lock;
 mod record;
 mod resources;
 mod schema;
@@ -56,8 +61,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use error::{Conflict, Error, StorageError};
+pub use error::{Conflict, Error, Fault, REPAIR_HINT, StorageError};
+pub use gc::{Collected, Repaired, repair};
 pub use liveness::{Liveness, boot_id, pid_start_time};
+pub use lock::{DEFAULT_BUDGET, budget as lock_budget, holder_of, set_budget as set_lock_budget};
 pub use record::{PENDING_SECS, Record, Resource, now};
 
 /// An open registry database.
@@ -65,6 +72,8 @@ pub struct Registry {
     conn: Connection,
     path: PathBuf,
     live: Liveness,
+    /// How long a write waits for the lock, and SQLite for its own.
+    budget: Duration,
 }
 
 impl Registry {
@@ -73,9 +82,20 @@ impl Registry {
         state_dir.join("registry.db")
     }
 
+    /// The write lock beside the database in a state directory.
+    pub fn lock_path(state_dir: &Path) -> PathBuf {
+        lock::path_of(&Self::db_path(state_dir))
+    }
+
     /// Open (creating when missing) the registry in `state_dir`, which must
-    /// exist. Only a database of another schema version is changed.
+    /// exist. Only a database of another schema version is changed. Every
+    /// wait on it is bounded by this process's lock budget.
     pub fn open(state_dir: &Path) -> Result<Registry, Error> {
+        Self::open_within(state_dir, lock::budget())
+    }
+
+    /// [`open`](Self::open) with waits bounded by `budget`.
+    pub fn open_within(state_dir: &Path, budget: Duration) -> Result<Registry, Error> {
         let path = Self::db_path(state_dir);
         let db = error::db(&path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -83,7 +103,7 @@ impl Registry {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(&path, flags).map_err(&db)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(&db)?;
+        conn.busy_timeout(budget).map_err(&db)?;
         let current = schema::version(&conn).map_err(&db)? == schema::VERSION;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(&db)?;
@@ -91,6 +111,7 @@ impl Registry {
             conn,
             path: path.clone(),
             live: Liveness::current(),
+            budget,
         };
         if !current {
             reg.migrate()?;

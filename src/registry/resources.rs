@@ -75,12 +75,14 @@ impl Registry {
                 row.get("env").map_err(&db)?,
                 row.get("addrs").map_err(&db)?,
             );
-            let bad = |why: String| corrupt(&self.path, format!("resource {name:?}: {why}"));
+            let bad = |col: &str, e: &dyn std::fmt::Display| {
+                corrupt(&self.path, format!("resource {name:?}, column {col}: {e}"))
+            };
             out.push(Resource {
-                name: Name::parse("resource", &name).map_err(|e| bad(e.to_string()))?,
+                name: Name::parse("resource", &name).map_err(|e| bad("name", &e))?,
                 url,
-                env: serde_json::from_str(&env).map_err(|e| bad(format!("env: {e}")))?,
-                addrs: serde_json::from_str(&addrs).map_err(|e| bad(format!("addrs: {e}")))?,
+                env: serde_json::from_str(&env).map_err(|e| bad("env", &e))?,
+                addrs: serde_json::from_str(&addrs).map_err(|e| bad("addrs", &e))?,
             });
         }
         Ok(out)

@@ -147,15 +147,14 @@ pub(super) fn indexes(
     rows.collect::<Result<_, _>>().map_err(db(tx.path))
 }
 
-/// Remove the reservations that are no longer live.
-fn clear_stale(tx: &Tx<'_>) -> Result<(), Error> {
+/// Remove the reservations that are no longer live; how many there were.
+pub(super) fn clear_stale(tx: &Tx<'_>) -> Result<usize, Error> {
     tx.conn
         .prepare_cached(&format!("DELETE FROM reservations WHERE NOT ({LIVE})"))
         .and_then(|mut s| {
             s.execute(named_params! {":boot": tx.live.boot_id, ":oldest": now() - PENDING_SECS})
         })
-        .map_err(db(tx.path))?;
-    Ok(())
+        .map_err(db(tx.path))
 }
 
 /// True when a live reservation under another token than `token` holds

@@ -1,18 +1,17 @@
-//! The one way to write: an `flock` on the lock file, then an IMMEDIATE
-//! transaction, committed when the work succeeds and rolled back otherwise.
+//! The one way to write: an `flock` on the lock file (within the lock
+//! budget, see `lock`), then an IMMEDIATE transaction, committed when the
+//! work succeeds and rolled back otherwise.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::Registry;
-use super::error::{Error, StorageError, db};
+use super::error::{Error, db};
 use super::liveness::Liveness;
-
-/// Held while a process writes: writers queue on an `flock` (woken the
-/// moment it is released) instead of SQLite's sleeping busy handler, so
-/// many hooks at once cost little more than one after another.
-pub(super) struct WriteLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+pub(super) use super::lock::WriteLock;
+use super::lock;
 
 /// What a write sees: the transaction, the database path (for errors)
 /// and this machine's liveness.
@@ -23,28 +22,16 @@ pub(super) struct Tx<'a> {
 }
 
 impl Registry {
+    /// Take the write lock within this registry's budget. Writers queue
+    /// on an `flock` (woken the moment it is released) instead of SQLite's
+    /// sleeping busy handler, so many hooks at once cost little more than
+    /// one after another.
     pub(super) fn lock(&self) -> Result<WriteLock, Error> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = self.path.with_extension("lock");
-        let err = |source| -> Error {
-            StorageError::Lock {
-                path: path.clone(),
-                source,
-            }
-            .into()
-        };
-        let file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(err)?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map(WriteLock)
-            .map_err(|(_, e)| err(e.into()))
+        self.lock_within(self.budget)
+    }
+
+    fn lock_within(&self, budget: Duration) -> Result<WriteLock, Error> {
+        lock::acquire(&lock::path_of(&self.path), budget)
     }
 
     /// Run `work` in one write transaction under the write lock; nothing
@@ -54,6 +41,16 @@ impl Registry {
         work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lock = self.lock()?;
+        self.write_locked(&lock, work)
+    }
+
+    /// [`write`](Self::write) only when the lock is free now: for clearing
+    /// done in passing, which must not add a wait to what a reader asked.
+    pub(super) fn try_write<T>(
+        &mut self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let lock = self.lock_within(Duration::ZERO)?;
         self.write_locked(&lock, work)
     }
 

@@ -1,0 +1,78 @@
+//! `linkshim gc`: remove what no running container holds, and with
+//! `--repair` replace a damaged registry (see `registry::gc`). One line per
+//! thing done, so that a second run shows there is nothing left.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::registry::{self, Registry, Repaired};
+
+/// Collect (and with `repair`, repair first) the registry in `state_dir`,
+/// printing what was done to `out`.
+pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut say = |line: String| writeln!(out, "{line}").context("writing the report");
+    if repair {
+        match registry::repair(state_dir, registry::lock_budget())? {
+            Repaired::Missing => {}
+            Repaired::Sound => say("registry: sound, kept".into())?,
+            Repaired::Replaced {
+                aside,
+                why,
+                containers,
+                reservations,
+                resources,
+                lost,
+            } => {
+                say(format!("registry: damaged ({why})"))?;
+                say(format!("registry: moved aside to {}", aside.display()))?;
+                say(format!(
+                    "registry: new one holds {containers} running container(s), {reservations} reservation(s), {resources} resource(s) carried over"
+                ))?;
+                for what in lost {
+                    say(format!("registry: lost {what}"))?;
+                }
+            }
+        }
+    }
+    if !Registry::db_path(state_dir).exists() {
+        say(format!(
+            "registry: none in {}, nothing to collect",
+            state_dir.display()
+        ))?;
+        return Ok(());
+    }
+    let mut reg = Registry::open(state_dir)?;
+    let collected = reg.collect(repair)?;
+    for (id, name) in &collected.stale {
+        say(format!("removed stale record {name:?} (container {id}: its process is gone)"))?;
+    }
+    if collected.reservations > 0 {
+        say(format!(
+            "removed {} expired reservation(s)",
+            collected.reservations
+        ))?;
+    }
+    for why in &collected.unreadable {
+        say(format!("removed unreadable row: {why}"))?;
+    }
+    let (removed, errors) = reg.sweep_hosts_files(state_dir);
+    for file in &removed {
+        say(format!(
+            "removed orphan hosts file {} (no record or reservation holds it)",
+            file.display()
+        ))?;
+    }
+    if collected.stale.is_empty()
+        && collected.reservations == 0
+        && collected.unreadable.is_empty()
+        && removed.is_empty()
+    {
+        say("nothing to collect".into())?;
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("could not remove: {}", errors.join("; "));
+    }
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Garbage collection and repair, for `linkshim gc`.
+//!
+//! `collect` removes what no running container holds: records whose
+//! process is gone (or from another boot), reservations older than
+//! `PENDING_SECS` or from another boot, link rows of removed linkers, and
+//! hosts files no record or reservation holds. Each of those is also
+//! cleared in passing by the hooks; `gc` does it all at once, and again
+//! after a poststop that could not get the lock in time. It is idempotent.
+//!
+//! `repair` handles a registry that can no longer be read. A database
+//! SQLite finds damaged (or that is no database at all) is moved aside,
+//! with its write-ahead log, as `registry.db.corrupt-<time>`, and a fresh
+//! one is created. What can still be read from the old one and is still
+//! alive is registered again: containers whose process is the same one,
+//! reservations still pending, resources. What is lost: whatever sat on a
+//! damaged page (all of it, when the file is no database); a running
+//! container whose record is lost cannot be linked to, and its linkers'
+//! hosts files do not follow it, until it starts again (its poststart
+//! registers it); a resource added without `--persist` must be added
+//! again. A readable database is not moved: only its rows that cannot be
+//! read are removed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::codec::{self, COLUMNS};
+use super::error::{Error, StorageError, corrupt, db, storage};
+use super::lock;
+use super::record::{PENDING_SECS, Record, Resource};
+use super::{Registry, slots};
+use crate::model::Name;
+use crate::state_dir;
+
+/// What `collect` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// Records of containers that are gone: (id, name).
+    pub stale: Vec<(String, String)>,
+    /// Reservations whose create never started.
+    pub reservations: usize,
+    /// Rows that could not be read (only with `unreadable`): what and why.
+    pub unreadable: Vec<String>,
+}
+
+/// What `repair` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repaired {
+    /// No registry in the state directory: nothing to repair.
+    Missing,
+    /// The database is sound: left where it is.
+    Sound,
+    /// The database was damaged: moved to `aside`, a fresh one created,
+    /// with what could be read and is still alive registered again.
+    Replaced {
+        aside: PathBuf,
+        why: String,
+        containers: usize,
+        reservations: usize,
+        resources: usize,
+        /// What could not be carried over, and why.
+        lost: Vec<String>,
+    },
+}
+
+impl Registry {
+    /// Remove stale records, expired reservations and link rows of gone
+    /// linkers in one transaction; with `unreadable`, also the rows no
+    /// linkshim can read (see `codec`).
+    pub fn collect(&mut self, unreadable: bool) -> Result<Collected, Error> {
+        self.write(|tx| {
+            let mut out = Collected::default();
+            let rows: Vec<(i64, String, String, String, Option<i32>, Option<i64>)> = {
+                let mut stmt = tx
+                    .conn
+                    .prepare("SELECT rowid, id, name, boot_id, pid, pid_start FROM containers")
+                    .map_err(db(tx.path))?;
+                stmt.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(|e| corrupt(tx.path, format!("a container row: {e}")))?
+            };
+            for (rowid, id, name, boot, pid, start) in rows {
+                if !tx.live.is_live(&boot, pid, start.map(|s| s as u64)) {
+                    tx.exec("DELETE FROM containers WHERE rowid = ?1", [rowid])?;
+                    out.stale.push((id, name));
+                }
+            }
+            out.reservations = slots::clear_stale(tx)?;
+            if unreadable {
+                out.unreadable = remove_unreadable(tx.conn, tx.path)?;
+            }
+            tx.exec(
+                "DELETE FROM link_targets WHERE linker_id NOT IN (SELECT id FROM containers)",
+                [],
+            )?;
+            Ok(out)
+        })
+    }
+
+    /// Remove the hosts files under `state_dir` that no record or
+    /// reservation holds and that are older than `PENDING_SECS` (a younger
+    /// one may be a container's whose create is under way). Returns the
+    /// removed files, and what could not be removed.
+    pub fn sweep_hosts_files(&self, state_dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
+        let (mut removed, mut errors) = (Vec::new(), Vec::new());
+        let dir = state_dir::hosts_dir(state_dir);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (removed, errors),
+            Err(e) => {
+                errors.push(format!("{}: {e}", dir.display()));
+                return (removed, errors);
+            }
+        };
+        let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(token) = name.to_str() else { continue };
+            let Some(path) = state_dir::hosts_file(state_dir, token) else {
+                continue;
+            };
+            let aged = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < old);
+            if !aged {
+                continue;
+            }
+            match self.has_token(token) {
+                Ok(false) => match std::fs::remove_file(&path) {
+                    Ok(()) => removed.push(path),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => errors.push(format!("{}: {e}", path.display())),
+                },
+                Ok(true) => {}
+                Err(e) => errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+        (removed, errors)
+    }
+}
+
+/// Delete the container and resource rows that cannot be read back; what
+/// they were and why.
+fn remove_unreadable(conn: &Connection, path: &Path) -> Result<Vec<String>, Error> {
+    let mut bad: Vec<(i64, String)> = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare(&format!("SELECT rowid, {COLUMNS} FROM containers"))
+            .map_err(db(path))?;
+        let mut rows = stmt.query([]).map_err(db(path))?;
+        while let Some(row) = rows.next().map_err(db(path))? {
+            let why = match codec::decode(row) {
+                Ok(Ok(_)) => continue,
+                Ok(Err(why)) => why,
+                Err(e) => format!("container row {:?}: {e}", row.get_ref("id").ok()),
+            };
+            bad.push((row.get(0).map_err(db(path))?, why));
+        }
+    }
+    let mut out = Vec::new();
+    for (rowid, why) in bad {
+        conn.execute("DELETE FROM containers WHERE rowid = ?1", [rowid])
+            .map_err(db(path))?;
+        out.push(why);
+    }
+    let resources: Vec<(i64, String, String, String)> = {
+        let mut stmt = conn
+            .prepare("SELECT rowid, name, env, addrs FROM resources")
+            .map_err(db(path))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(db(path))?
+    };
+    for (rowid, name, env, addrs) in resources {
+        let why = if let Err(e) = Name::parse("resource", &name) {
+            format!("resource {name:?}, column name: {e}")
+        } else if let Err(e) = serde_json::from_str::<Vec<(String, String)>>(&env) {
+            format!("resource {name:?}, column env: {e}")
+        } else if let Err(e) = serde_json::from_str::<Vec<std::net::IpAddr>>(&addrs) {
+            format!("resource {name:?}, column addrs: {e}")
+        } else {
+            continue;
+        };
+        conn.execute("DELETE FROM resources WHERE rowid = ?1", [rowid])
+            .map_err(db(path))?;
+        out.push(why);
+    }
+    Ok(out)
+}
+
+/// Check the registry in `state_dir` and, when SQLite finds it damaged,
+/// move it aside and start a fresh one (see the module's documentation).
+/// Waits for the write lock at most `budget`.
+pub fn repair(state_dir: &Path, budget: Duration) -> Result<Repaired, Error> {
+    let path = Registry::db_path(state_dir);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(Repaired::Missing);
+    }
+    let (aside, why) = {
+        let _lock = lock::acquire(&lock::path_of(&path), budget)?;
+        let why = match check(&path, budget) {
+            Ok(()) => return Ok(Repaired::Sound),
+            Err(Damage::Corrupt(why)) => why,
+            Err(Damage::Other(e)) => return Err(e),
+        };
+        (move_aside(&path)?, why)
+    };
+    // The lock is free again: opening the fresh database takes it itself.
+    let mut fresh = Registry::open_within(state_dir, budget)?;
+    let mut lost = Vec::new();
+    let (containers, reservations, resources) = match salvage(&aside, &mut fresh, &mut lost) {
+        Ok(counts) => counts,
+        Err(e) => {
+            lost.push(format!("nothing could be read from {}: {e}", aside.display()));
+            (0, 0, 0)
+        }
+    };
+    Ok(Repaired::Replaced {
+        aside,
+        why,
+        containers,
+        reservations,
+        resources,
+        lost,
+    })
+}
+
+/// Why a registry failed its check.
+enum Damage {
+    /// SQLite finds it damaged, or it is no database.
+    Corrupt(String),
+    /// Anything else (a full disk, a lock held too long): not repaired.
+    Other(Error),
+}
+
+/// Open the database at `path` on its own and have SQLite check it.
+fn check(path: &Path, budget: Duration) -> Result<(), Damage> {
+    let classify = |e: rusqlite::Error| {
+        let e = storage(path, e);
+        if e.is_corrupt_db() {
+            Damage::Corrupt(e.to_string())
+        } else {
+            Damage::Other(e.into())
+        }
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn = Connection::open_with_flags(path, flags).map_err(classify)?;
+    conn.busy_timeout(budget).map_err(classify)?;
+    let verdict: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(classify)?;
+    if verdict != ["ok"] {
+        return Err(Damage::Corrupt(format!(
+            "registry {}: SQLite's check: {}",
+            path.display(),
+            verdict.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// Rename the database at `path` and its SQLite side files to
+/// `<path>.corrupt-<time>` (a number appended when that is taken).
+fn move_aside(path: &Path) -> Result<PathBuf, Error> {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let base = path.with_extension(format!("db.corrupt-{stamp}"));
+    let aside = (0..)
+        .map(|n| match n {
+            0 => base.clone(),
+            n => PathBuf::from(format!("{}.{n}", base.display())),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .expect("a free name");
+    let io = |source| -> Error {
+        StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
+    };
+    for side in ["-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{side}", path.display()));
+        let to = PathBuf::from(format!("{}{side}", aside.display()));
+        match std::fs::rename(&from, &to) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    std::fs::rename(path, &aside).map_err(io)?;
+    Ok(aside)
+}
+
+/// Register again in `fresh` what can be read from the database at `old`
+/// and is still alive; what cannot go is added to `lost`. Returns how many
+/// containers, reservations and resources were carried over.
+fn salvage(
+    old: &Path,
+    fresh: &mut Registry,
+    lost: &mut Vec<String>,
+) -> rusqlite::Result<(usize, usize, usize)> {
+    let conn = Connection::open_with_flags(
+        old,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )?;
+    let live = fresh.live.clone();
+    // Rows are read until the first one on a damaged page.
+    let mut records: Vec<(Record, Option<String>)> = Vec::new();
+    if let Ok(mut stmt) = conn.prepare(&format!("SELECT {COLUMNS}, token FROM containers")) {
+        let mut rows = stmt.query([])?;
+        loop {
+            match rows.next() {
+                Ok(Some(row)) => match codec::decode(row) {
+                    Ok(Ok(rec)) if rec.live(&live) => {
+                        records.push((rec, row.get("token").ok().flatten()))
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(why)) => lost.push(why),
+                    Err(e) => lost.push(format!("a container row: {e}")),
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    lost.push(format!("container rows after the first damaged one: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    let mut reservations: Vec<(String, String, String, i64, String, i64)> = Vec::new();
+    if let Ok(mut stmt) = conn.prepare(
+        "SELECT token, name, service, svc_index, boot_id, created FROM reservations",
+    ) {
+        let mut rows = stmt.query([])?;
+        while let Ok(Some(r)) = rows.next() {
+            let row = (|| {
+                Ok::<_, rusqlite::Error>((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })();
+            if let Ok(row) = row {
+                if row.4 == live.boot_id && row.5 > super::now() - PENDING_SECS {
+                    reservations.push(row);
+                }
+            }
+        }
+    }
+    let mut resources: Vec<Resource> = Vec::new();
+    if let Ok(mut stmt) = conn.prepare("SELECT name, url, env, addrs FROM resources") {
+        let mut rows = stmt.query([])?;
+        while let Ok(Some(r)) = rows.next() {
+            let read = (|| -> Option<Resource> {
+                let name: String = r.get(0).ok()?;
+                Some(Resource {
+                    name: Name::parse("resource", &name).ok()?,
+                    url: r.get(1).ok()?,
+                    env: serde_json::from_str(&r.get::<_, String>(2).ok()?).ok()?,
+                    addrs: serde_json::from_str(&r.get::<_, String>(3).ok()?).ok()?,
+                })
+            })();
+            match read {
+                Some(res) => resources.push(res),
+                None => lost.push("a resource row that cannot be read".into()),
+            }
+        }
+    }
+    drop(conn);
+    // Reservations first, so that a replica's start-time token finds its slot.
+    let mut counts = (0, 0, 0);
+    let done = fresh.write(|tx| {
+        let mut n = 0;
+        for (token, name, service, index, boot, created) in &reservations {
+            n += tx.exec(
+                "INSERT OR IGNORE INTO reservations (token, name, service, svc_index, boot_id, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![token, name, service, index, boot, created],
+            )?;
+        }
+        Ok(n)
+    });
+    match done {
+        Ok(n) => counts.1 = n,
+        Err(e) => lost.push(format!("reservations: {e}")),
+    }
+    for (rec, token) in records {
+        let token = token.filter(|t| state_dir::hosts_file(Path::new("/"), t).is_some());
+        match fresh.register(&rec, token.as_deref()) {
+            Ok(_) => counts.0 += 1,
+            Err(e) => lost.push(format!("container {:?} ({}): {e}", rec.name.as_str(), rec.id)),
+        }
+    }
+    for res in resources {
+        match fresh.put_resource(&res) {
+            Ok(()) => counts.2 += 1,
+            Err(e) => lost.push(format!("resource {:?}: {e}", res.name.as_str())),
+        }
+    }
+    Ok(counts)
+}
