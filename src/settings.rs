@@ -53,8 +53,7 @@ pub const DEFAULT_STOP_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 impl File {
     /// How long a start or a command waits for the registry's lock.
     pub fn lock_timeout(&self) -> Duration {
-        self.lock_timeout
-            .unwrap_or(crate::registry::DEFAULT_BUDGET)
+        self.lock_timeout.unwrap_or(crate::registry::DEFAULT_BUDGET)
     }
 
     /// How long poststop waits for the registry's lock.
@@ -68,8 +67,9 @@ impl File {
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     use serde::de::Error as _;
     let text = String::deserialize(d)?;
-    let value = humantime::parse_duration(&text)
-        .map_err(|e| D::Error::custom(format!("{text:?}: {e} (write it as \"5s\" or \"500ms\")")))?;
+    let value = humantime::parse_duration(&text).map_err(|e| {
+        D::Error::custom(format!("{text:?}: {e} (write it as \"5s\" or \"500ms\")"))
+    })?;
     if value.is_zero() || value > Duration::from_secs(3600) {
         return Err(D::Error::custom(format!(
             "{text:?}: must be more than 0 and at most 1h"
@@ -186,5 +186,20 @@ mod tests {
             PathBuf::new(),
             "left to fail where used"
         );
+    }
+
+    #[test]
+    fn lock_timeouts_are_read_as_durations_and_bounded() {
+        let f: File =
+            toml::from_str("lock_timeout = \"1500ms\"\nstop_lock_timeout = \"1s\"").unwrap();
+        assert_eq!(f.lock_timeout(), Duration::from_millis(1500));
+        assert_eq!(f.stop_lock_timeout(), Duration::from_secs(1));
+        let none = File::default();
+        assert_eq!(none.lock_timeout(), Duration::from_secs(5));
+        assert_eq!(none.stop_lock_timeout(), Duration::from_secs(2));
+        for bad in ["\"0s\"", "\"2h\"", "\"soon\"", "5"] {
+            let err = toml::from_str::<File>(&format!("lock_timeout = {bad}")).unwrap_err();
+            assert!(err.to_string().contains("lock_timeout"), "{bad}: {err}");
+        }
     }
 }

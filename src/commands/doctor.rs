@@ -60,7 +60,11 @@ pub fn run(
                 command_of(pid)
             ),
         )?,
-        None => line(out, "PASS", format!("registry lock {} is free", lock.display()))?,
+        None => line(
+            out,
+            "PASS",
+            format!("registry lock {} is free", lock.display()),
+        )?,
     }
     let Some((linker, scope, requests)) = requests else {
         if Registry::db_path(state_dir).exists() {

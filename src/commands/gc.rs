@@ -46,7 +46,9 @@ pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Resul
     let mut reg = Registry::open(state_dir)?;
     let collected = reg.collect(repair)?;
     for (id, name) in &collected.stale {
-        say(format!("removed stale record {name:?} (container {id}: its process is gone)"))?;
+        say(format!(
+            "removed stale record {name:?} (container {id}: its process is gone)"
+        ))?;
     }
     if collected.reservations > 0 {
         say(format!(

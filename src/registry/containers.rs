@@ -342,7 +342,8 @@ impl Registry {
     }
 
     /// Drop stale records from `found` and clear them from the database
-    /// (best effort: a failed clear leaves them for the next reader).
+    /// (best effort, when the lock is free: else they stay for the next
+    /// reader).
     fn keep_live(&mut self, found: Vec<Record>) -> Vec<Record> {
         self.keep_live_by(found, |r| r)
     }
@@ -352,7 +353,9 @@ impl Registry {
         let (live, stale): (Vec<_>, Vec<_>) =
             found.into_iter().partition(|r| rec(r).live(&self.live));
         if !stale.is_empty() {
-            let _ = self.write(|tx| {
+            // In passing: never a wait on the lock (a held one leaves them
+            // for the next reader, or `gc`).
+            let _ = self.try_write(|tx| {
                 for r in stale.iter().map(&rec) {
                     // Only delete the row if it is still the same stale record.
                     tx.exec(

@@ -61,7 +61,9 @@ pub enum StorageError {
         waited: Duration,
         holder: Option<i32>,
     },
-    #[error("registry {path}: a row it cannot read: {why} ({REPAIR_HINT}; `linkshim gc --repair` on a readable registry removes only the unreadable rows)")]
+    #[error(
+        "registry {path}: a row it cannot read: {why} ({REPAIR_HINT}; `linkshim gc --repair` on a readable registry removes only the unreadable rows)"
+    )]
     Corrupt { path: PathBuf, why: String },
 }
 

@@ -64,6 +64,19 @@ pub enum Repaired {
     },
 }
 
+/// What says whether a container row is alive, and what names it.
+struct Owner {
+    rowid: i64,
+    id: String,
+    name: String,
+    boot: String,
+    pid: Option<i32>,
+    start: Option<i64>,
+}
+
+/// A reservation row: token, name, service, index, boot id, created.
+type ReservationRow = (String, String, String, i64, String, i64);
+
 impl Registry {
     /// Remove stale records, expired reservations and link rows of gone
     /// linkers in one transaction; with `unreadable`, also the rows no
@@ -71,21 +84,28 @@ impl Registry {
     pub fn collect(&mut self, unreadable: bool) -> Result<Collected, Error> {
         self.write(|tx| {
             let mut out = Collected::default();
-            let rows: Vec<(i64, String, String, String, Option<i32>, Option<i64>)> = {
+            let rows: Vec<Owner> = {
                 let mut stmt = tx
                     .conn
                     .prepare("SELECT rowid, id, name, boot_id, pid, pid_start FROM containers")
                     .map_err(db(tx.path))?;
                 stmt.query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok(Owner {
+                        rowid: r.get(0)?,
+                        id: r.get(1)?,
+                        name: r.get(2)?,
+                        boot: r.get(3)?,
+                        pid: r.get(4)?,
+                        start: r.get(5)?,
+                    })
                 })
                 .and_then(|rows| rows.collect())
                 .map_err(|e| corrupt(tx.path, format!("a container row: {e}")))?
             };
-            for (rowid, id, name, boot, pid, start) in rows {
-                if !tx.live.is_live(&boot, pid, start.map(|s| s as u64)) {
-                    tx.exec("DELETE FROM containers WHERE rowid = ?1", [rowid])?;
-                    out.stale.push((id, name));
+            for o in rows {
+                if !tx.live.is_live(&o.boot, o.pid, o.start.map(|s| s as u64)) {
+                    tx.exec("DELETE FROM containers WHERE rowid = ?1", [o.rowid])?;
+                    out.stale.push((o.id, o.name));
                 }
             }
             out.reservations = slots::clear_stale(tx)?;
@@ -215,7 +235,13 @@ pub fn repair(state_dir: &Path, budget: Duration) -> Result<Repaired, Error> {
     let (containers, reservations, resources) = match salvage(&aside, &mut fresh, &mut lost) {
         Ok(counts) => counts,
         Err(e) => {
-            lost.push(format!("nothing could be read from {}: {e}", aside.display()));
+            let why = match &e {
+                rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+                other => other.to_string(),
+            };
+            lost.push(format!(
+                "everything it held: nothing can be read from it ({why}); running containers register again at their next start, resources added without --persist must be added again"
+            ));
             (0, 0, 0)
         }
     };
@@ -240,9 +266,13 @@ enum Damage {
 /// Open the database at `path` on its own and have SQLite check it.
 fn check(path: &Path, budget: Duration) -> Result<(), Damage> {
     let classify = |e: rusqlite::Error| {
+        let why = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+            other => other.to_string(),
+        };
         let e = storage(path, e);
         if e.is_corrupt_db() {
-            Damage::Corrupt(e.to_string())
+            Damage::Corrupt(why)
         } else {
             Damage::Other(e.into())
         }
@@ -258,9 +288,8 @@ fn check(path: &Path, budget: Duration) -> Result<(), Damage> {
         .map_err(classify)?;
     if verdict != ["ok"] {
         return Err(Damage::Corrupt(format!(
-            "registry {}: SQLite's check: {}",
-            path.display(),
-            verdict.join("; ")
+            "SQLite's check: {}",
+            verdict.join("; ").replace('\n', "; ")
         )));
     }
     Ok(())
@@ -311,6 +340,10 @@ fn salvage(
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
+    // A file that is no database at all fails here: nothing to carry over.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
     let live = fresh.live.clone();
     // Rows are read until the first one on a damaged page.
     let mut records: Vec<(Record, Option<String>)> = Vec::new();
@@ -334,10 +367,10 @@ fn salvage(
             }
         }
     }
-    let mut reservations: Vec<(String, String, String, i64, String, i64)> = Vec::new();
-    if let Ok(mut stmt) = conn.prepare(
-        "SELECT token, name, service, svc_index, boot_id, created FROM reservations",
-    ) {
+    let mut reservations: Vec<ReservationRow> = Vec::new();
+    if let Ok(mut stmt) =
+        conn.prepare("SELECT token, name, service, svc_index, boot_id, created FROM reservations")
+    {
         let mut rows = stmt.query([])?;
         while let Ok(Some(r)) = rows.next() {
             let row = (|| {
@@ -350,10 +383,11 @@ fn salvage(
                     r.get(5)?,
                 ))
             })();
-            if let Ok(row) = row {
-                if row.4 == live.boot_id && row.5 > super::now() - PENDING_SECS {
-                    reservations.push(row);
-                }
+            if let Ok(row) = row
+                && row.4 == live.boot_id
+                && row.5 > super::now() - PENDING_SECS
+            {
+                reservations.push(row);
             }
         }
     }
@@ -398,7 +432,11 @@ fn salvage(
         let token = token.filter(|t| state_dir::hosts_file(Path::new("/"), t).is_some());
         match fresh.register(&rec, token.as_deref()) {
             Ok(_) => counts.0 += 1,
-            Err(e) => lost.push(format!("container {:?} ({}): {e}", rec.name.as_str(), rec.id)),
+            Err(e) => lost.push(format!(
+                "container {:?} ({}): {e}",
+                rec.name.as_str(),
+                rec.id
+            )),
         }
     }
     for res in resources {

@@ -57,7 +57,8 @@ fn open(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Take the exclusive lock on `path` within `budget`.
+/// Take the exclusive lock on `path` within `budget` (zero: only if it is
+/// free now).
 pub(super) fn acquire(path: &Path, budget: Duration) -> Result<WriteLock, Error> {
     let io_err = |source: std::io::Error| -> Error {
         StorageError::Lock {
@@ -73,6 +74,17 @@ pub(super) fn acquire(path: &Path, budget: Duration) -> Result<WriteLock, Error>
         Err((_, e)) => return Err(io_err(e.into())),
     };
     let inode = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+    let timeout = || -> Error {
+        StorageError::LockTimeout {
+            path: path.to_path_buf(),
+            waited: budget,
+            holder: inode.and_then(|(dev, ino)| holder(dev, ino)),
+        }
+        .into()
+    };
+    if budget.is_zero() {
+        return Err(timeout());
+    }
     let (tx, rx) = mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("registry-lock".into())
@@ -87,12 +99,7 @@ pub(super) fn acquire(path: &Path, budget: Duration) -> Result<WriteLock, Error>
     match rx.recv_timeout(budget) {
         Ok(Ok(held)) => Ok(WriteLock(held)),
         Ok(Err(e)) => Err(io_err(e.into())),
-        Err(_) => Err(StorageError::LockTimeout {
-            path: path.to_path_buf(),
-            waited: budget,
-            holder: inode.and_then(|(dev, ino)| holder(dev, ino)),
-        }
-        .into()),
+        Err(_) => Err(timeout()),
     }
 }
 
