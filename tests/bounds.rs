@@ -461,3 +461,65 @@ fn clearing_stale_records_in_passing_never_waits_on_the_lock() {
     assert!(err.contains("link \"old\""), "{err}");
     assert!(!err.contains("registry lock"), "{err}");
 }
+
+#[test]
+fn a_held_lock_fails_a_wrapped_create_within_its_budget_and_the_runtime_never_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    register_target(&fx, "tgt-db", "db", "5432", &[]);
+    let ran = fx.dir.path().join("runtime-ran");
+    let fake = fx.dir.path().join("fake-runc");
+    std::fs::write(&fake, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bundle = fx.dir.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let input = config(
+        json!({"io.linkshim.name": "web-1", "io.linkshim.service": "web",
+                               "io.linkshim.links": "db"}),
+    );
+    std::fs::write(bundle.join("config.json"), &input).unwrap();
+    let _held = hold_lock(&fx);
+    let mut cmd = cmd_with(&fx, "lock_timeout = \"1s\"\n", &["runtime", "--runtime"]);
+    cmd.arg(&fake)
+        .args(["create", "--bundle"])
+        .arg(&bundle)
+        .arg("ctr1");
+    let out = run_bounded(cmd, b"");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("held by another process for more than 1s"),
+        "{err}"
+    );
+    assert!(
+        !ran.exists(),
+        "the runtime is not run after a failed prepare"
+    );
+    assert_eq!(
+        std::fs::read(bundle.join("config.json")).unwrap(),
+        input,
+        "the config is left as it was"
+    );
+}
+
+#[test]
+fn a_registry_held_by_sqlite_itself_fails_within_the_budget_in_words() {
+    let fx = Fixture::new();
+    register_target(&fx, "tgt-db", "db", "5432", &[]);
+    // Another process in a write transaction, without linkshim's lock.
+    let conn = rusqlite::Connection::open(Registry::db_path(&fx.state)).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let input = config(json!({"io.linkshim.name": "web-1", "io.linkshim.service": "web"}));
+    let out = run_bounded(
+        cmd_with(&fx, "lock_timeout = \"500ms\"\n", &["hook", "precreate"]),
+        &input,
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("the database is locked by another process for longer than the lock budget"),
+        "{err}"
+    );
+    assert!(!err.contains("Error code"), "no SQLite code numbers: {err}");
+    conn.execute_batch("ROLLBACK").unwrap();
+}
