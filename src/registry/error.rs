@@ -201,3 +201,31 @@ pub(super) fn corrupt(path: &Path, why: String) -> Error {
     }
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    #[test]
+    fn sqlite_codes_are_said_in_words_without_their_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        for (code, words) in [
+            (ffi::SQLITE_FULL, "no space left on device"),
+            (ffi::SQLITE_CORRUPT, "`linkshim gc --repair`"),
+            (ffi::SQLITE_NOTADB, "corrupt or not a registry"),
+            (ffi::SQLITE_READONLY, "read-only"),
+            (ffi::SQLITE_CANTOPEN, "cannot be opened"),
+            (ffi::SQLITE_BUSY, "locked by another process"),
+        ] {
+            let e = rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);
+            let text = format!("{:#}", anyhow::Error::from(Error::from(storage(&path, e))));
+            assert!(text.contains(words), "{code}: {text}");
+            assert!(!text.contains("code"), "{code}: {text}");
+            assert!(text.contains(&path.display().to_string()), "{code}: {text}");
+        }
+        let other = rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_MISMATCH), None);
+        assert!(matches!(storage(&path, other), StorageError::Db { .. }));
+    }
+}
