@@ -62,7 +62,7 @@ pub enum StorageError {
         holder: Option<i32>,
     },
     #[error(
-        "registry {path}: a row it cannot read: {why} ({REPAIR_HINT}; `linkshim gc --repair` on a readable registry removes only the unreadable rows)"
+        "registry {path}: a row it cannot read: {why} (`linkshim gc --repair` removes the rows that cannot be read)"
     )]
     Corrupt { path: PathBuf, why: String },
 }
