@@ -10,8 +10,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::Registry;
 use super::error::{Error, db};
 use super::liveness::Liveness;
-pub(super) use super::lock::WriteLock;
 use super::lock;
+pub(super) use super::lock::WriteLock;
 
 /// What a write sees: the transaction, the database path (for errors)
 /// and this machine's liveness.
