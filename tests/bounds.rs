@@ -208,6 +208,11 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
         "33333333333333333333333333333333",
         "44444444444444444444444444444444",
     );
+    // Created and not started: held in this boot, and in a boot before.
+    let (waiting, before) = (
+        "66666666666666666666666666666666",
+        "77777777777777777777777777777777",
+    );
     let mut reg = Registry::open(&fx.state).unwrap();
     let me = std::process::id() as i32;
     reg.register(
@@ -225,15 +230,29 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
         "55555555555555555555555555555555",
     )
     .unwrap();
+    reg.hold_token(waiting).unwrap();
+    reg.hold_token(before).unwrap();
     drop(reg);
-    rusqlite::Connection::open(Registry::db_path(&fx.state))
-        .unwrap()
-        .execute("UPDATE reservations SET created = created - 100000", [])
+    let conn = rusqlite::Connection::open(Registry::db_path(&fx.state)).unwrap();
+    conn.execute("UPDATE reservations SET created = created - 100000", [])
         .unwrap();
-    for t in [live, stale, orphan, young] {
+    conn.execute(
+        "UPDATE holds SET boot_id = 'a-boot-before-this-one', created = created - 100000 WHERE token = ?1",
+        [before],
+    )
+    .unwrap();
+    conn.execute("UPDATE holds SET created = created - 100000", [])
+        .unwrap();
+    drop(conn);
+    let lock_of = |t: &str| linkshim::hosts_file::lock_path(&hosts(&fx, t));
+    for t in [live, stale, orphan, young, waiting, before] {
         std::fs::write(hosts(&fx, t), "127.0.0.1 localhost\n").unwrap();
     }
-    for t in [live, stale, orphan] {
+    for t in [live, orphan, waiting] {
+        std::fs::write(lock_of(t), "").unwrap();
+        age(&lock_of(t), 3600);
+    }
+    for t in [live, stale, orphan, waiting, before] {
         age(&hosts(&fx, t), 3600);
     }
 
@@ -248,7 +267,11 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
         report.contains("removed 1 expired reservation(s)"),
         "{report}"
     );
-    for t in [stale, orphan] {
+    assert!(
+        report.contains("removed 1 hold(s) of a previous boot"),
+        "{report}"
+    );
+    for t in [stale, orphan, before] {
         assert!(
             report.contains(&format!(
                 "removed orphan hosts file {}",
@@ -258,7 +281,20 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
         );
         assert!(!hosts(&fx, t).exists(), "{t} removed");
     }
+    assert!(
+        report.contains(&format!(
+            "removed orphan lock file {}",
+            lock_of(orphan).display()
+        )),
+        "{report}"
+    );
+    assert!(!lock_of(orphan).exists(), "its lock file goes with it");
     assert!(hosts(&fx, live).exists(), "a live record's file is kept");
+    assert!(lock_of(live).exists(), "and its lock file");
+    assert!(
+        hosts(&fx, waiting).exists() && lock_of(waiting).exists(),
+        "a container created in this boot and not started yet keeps its files, however old"
+    );
     assert!(
         hosts(&fx, young).exists(),
         "a young file may be a create under way: kept"
@@ -272,7 +308,13 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
         .map(|r| r.name.to_string())
         .collect();
     assert_eq!(names, vec!["alive"]);
+    assert!(reg.token_held(waiting).unwrap(), "this boot's hold is kept");
     drop(reg);
+    let holds: i64 = rusqlite::Connection::open(Registry::db_path(&fx.state))
+        .unwrap()
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(holds, 1, "only the hold of this boot is left");
 
     let again = run_bounded(fx.cmd(&["gc"]), b"");
     assert!(again.status.success(), "{}", stderr(&again));

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::registry::{self, Registry, Repaired};
+use crate::registry::{self, Carried, Registry, Repaired};
 
 /// Collect (and with `repair`, repair first) the registry in `state_dir`,
 /// printing what was done to `out`.
@@ -20,15 +20,19 @@ pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Resul
             Repaired::Replaced {
                 aside,
                 why,
-                containers,
-                reservations,
-                resources,
+                carried,
                 lost,
             } => {
                 say(format!("registry: damaged ({why})"))?;
                 say(format!("registry: moved aside to {}", aside.display()))?;
+                let Carried {
+                    containers,
+                    reservations,
+                    holds,
+                    resources,
+                } = carried;
                 say(format!(
-                    "registry: new one holds {containers} running container(s), {reservations} reservation(s), {resources} resource(s) carried over"
+                    "registry: new one holds {containers} running container(s), {reservations} reservation(s), {holds} hold(s) on hosts files, {resources} resource(s) carried over"
                 ))?;
                 for what in lost {
                     say(format!("registry: lost {what}"))?;
@@ -56,18 +60,29 @@ pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Resul
             collected.reservations
         ))?;
     }
+    if collected.holds > 0 {
+        say(format!(
+            "removed {} hold(s) of a previous boot",
+            collected.holds
+        ))?;
+    }
     for why in &collected.unreadable {
         say(format!("removed unreadable row: {why}"))?;
     }
     let (removed, errors) = reg.sweep_hosts_files(state_dir);
     for file in &removed {
+        let what = match file.extension().is_some_and(|e| e == "lock") {
+            true => "lock file",
+            false => "hosts file",
+        };
         say(format!(
-            "removed orphan hosts file {} (no record or reservation holds it)",
+            "removed orphan {what} {} (no running container and no container being created holds it)",
             file.display()
         ))?;
     }
     if collected.stale.is_empty()
         && collected.reservations == 0
+        && collected.holds == 0
         && collected.unreadable.is_empty()
         && removed.is_empty()
     {

@@ -12,14 +12,13 @@
 //! `linkshim gc`.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use log::{debug, info, warn};
 
 use crate::hosts_file;
 use crate::oci::state::State;
-use crate::registry::{self, PENDING_SECS, Registry};
+use crate::registry::{self, Registry};
 use crate::state_dir;
 
 /// Run the poststop stage on the state read from stdin.
@@ -134,40 +133,17 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
 }
 
 /// Remove the hosts files (and their lock files) that the registry proves
-/// unused: no live container and no container being created holds their
-/// token (a created container holds it until it starts, however long that
-/// takes). Only files older than a reservation are looked at, so that a
-/// precreate writing one now is left alone. Best effort: what cannot be
-/// read or removed is left for the next sweep.
+/// unused, by the rule `gc` sweeps with too (`Registry::sweep_hosts_files`).
+/// Best effort: what cannot be read or removed is left for the next sweep.
 fn sweep_orphans(dir: &Path, reg: &Registry) {
-    let Ok(entries) = std::fs::read_dir(state_dir::hosts_dir(dir)) else {
-        return;
-    };
-    let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let token = name.strip_suffix(".lock").unwrap_or(name);
-        let Some(hosts) = state_dir::hosts_file(dir, token) else {
-            continue;
-        };
-        let path = if name == token {
-            hosts
-        } else {
-            hosts_file::lock_path(&hosts)
-        };
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t < old);
-        if stale
-            && matches!(reg.token_held(token), Ok(false))
-            && std::fs::remove_file(&path).is_ok()
-        {
-            info!(
-                "orphan {} removed (the registry holds its token nowhere)",
-                path.display()
-            );
-        }
+    let (removed, errors) = reg.sweep_hosts_files(dir);
+    for path in removed {
+        info!(
+            "orphan {} removed (the registry holds its token nowhere)",
+            path.display()
+        );
+    }
+    for e in errors {
+        debug!("orphan sweep: {e}; left for the next sweep");
     }
 }

@@ -2,17 +2,20 @@
 //!
 //! `collect` removes what no running container holds: records whose
 //! process is gone (or from another boot), reservations older than
-//! `PENDING_SECS` or from another boot, link rows of removed linkers, and
-//! hosts files no record or reservation holds. Each of those is also
-//! cleared in passing by the hooks; `gc` does it all at once, and again
-//! after a poststop that could not get the lock in time. It is idempotent.
+//! `PENDING_SECS` or from another boot, holds of another boot, and link
+//! rows of removed linkers. `sweep_hosts_files` removes the hosts files
+//! (and their lock files) the registry proves unused, by the one rule
+//! every sweep uses, poststop's included. Each of those is also cleared in
+//! passing by the hooks; `gc` does it all at once, and again after a
+//! poststop that could not get the lock in time. It is idempotent.
 //!
 //! `repair` handles a registry that can no longer be read. A database
 //! SQLite finds damaged (or that is no database at all) is moved aside,
 //! with its write-ahead log, as `registry.db.corrupt-<time>`, and a fresh
 //! one is created. What can still be read from the old one and is still
 //! alive is registered again: containers whose process is the same one,
-//! reservations still pending, resources. What is lost: whatever sat on a
+//! reservations still pending, holds of this boot (a container created and
+//! not started yet keeps its hosts file), resources. What is lost: whatever sat on a
 //! damaged page (all of it, when the file is no database); a running
 //! container whose record is lost cannot be linked to, and its linkers'
 //! hosts files do not follow it, until it starts again (its poststart
@@ -29,7 +32,8 @@ use super::codec::{self, COLUMNS};
 use super::error::{Error, StorageError, corrupt, db, storage};
 use super::lock;
 use super::record::{PENDING_SECS, Record, Resource};
-use super::{Registry, slots};
+use super::{Registry, holds, slots};
+use crate::hosts_file;
 use crate::model::Name;
 use crate::state_dir;
 
@@ -40,6 +44,8 @@ pub struct Collected {
     pub stale: Vec<(String, String)>,
     /// Reservations whose create never started.
     pub reservations: usize,
+    /// Holds on hosts files taken in another boot.
+    pub holds: usize,
     /// Rows that could not be read (only with `unreadable`): what and why.
     pub unreadable: Vec<String>,
 }
@@ -56,12 +62,20 @@ pub enum Repaired {
     Replaced {
         aside: PathBuf,
         why: String,
-        containers: usize,
-        reservations: usize,
-        resources: usize,
+        /// What was registered again.
+        carried: Carried,
         /// What could not be carried over, and why.
         lost: Vec<String>,
     },
+}
+
+/// How many rows of each kind a repair carried over.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Carried {
+    pub containers: usize,
+    pub reservations: usize,
+    pub holds: usize,
+    pub resources: usize,
 }
 
 /// What says whether a container row is alive, and what names it.
@@ -78,8 +92,8 @@ struct Owner {
 type ReservationRow = (String, String, String, i64, String, i64);
 
 impl Registry {
-    /// Remove stale records, expired reservations and link rows of gone
-    /// linkers in one transaction; with `unreadable`, also the rows no
+    /// Remove stale records, expired reservations, holds of another boot
+    /// and link rows of gone linkers in one transaction; with `unreadable`, also the rows no
     /// linkshim can read (see `codec`).
     pub fn collect(&mut self, unreadable: bool) -> Result<Collected, Error> {
         self.write(|tx| {
@@ -109,6 +123,7 @@ impl Registry {
                 }
             }
             out.reservations = slots::clear_stale(tx)?;
+            out.holds = holds::clear_other_boots(tx)?;
             if unreadable {
                 out.unreadable = remove_unreadable(tx.conn, tx.path)?;
             }
@@ -120,10 +135,13 @@ impl Registry {
         })
     }
 
-    /// Remove the hosts files under `state_dir` that no record or
-    /// reservation holds and that are older than `PENDING_SECS` (a younger
-    /// one may be a container's whose create is under way). Returns the
-    /// removed files, and what could not be removed.
+    /// Remove the hosts files under `state_dir`, and their lock files,
+    /// that the registry proves unused: no hold of this boot and no live
+    /// record carries their token (see `token_held`). Only files older
+    /// than `PENDING_SECS` are looked at, so that a precreate writing one
+    /// now (before it takes its hold) is left alone. Returns the removed
+    /// files, and what could not be read or removed (left for the next
+    /// sweep). poststop and `gc` both sweep with this.
     pub fn sweep_hosts_files(&self, state_dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
         let (mut removed, mut errors) = (Vec::new(), Vec::new());
         let dir = state_dir::hosts_dir(state_dir);
@@ -138,9 +156,14 @@ impl Registry {
         let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(token) = name.to_str() else { continue };
-            let Some(path) = state_dir::hosts_file(state_dir, token) else {
+            let Some(name) = name.to_str() else { continue };
+            let token = name.strip_suffix(".lock").unwrap_or(name);
+            let Some(hosts) = state_dir::hosts_file(state_dir, token) else {
                 continue;
+            };
+            let path = match name == token {
+                true => hosts,
+                false => hosts_file::lock_path(&hosts),
             };
             let aged = entry
                 .metadata()
@@ -149,7 +172,7 @@ impl Registry {
             if !aged {
                 continue;
             }
-            match self.has_token(token) {
+            match self.token_held(token) {
                 Ok(false) => match std::fs::remove_file(&path) {
                     Ok(()) => removed.push(path),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -232,8 +255,8 @@ pub fn repair(state_dir: &Path, budget: Duration) -> Result<Repaired, Error> {
     // The lock is free again: opening the fresh database takes it itself.
     let mut fresh = Registry::open_within(state_dir, budget)?;
     let mut lost = Vec::new();
-    let (containers, reservations, resources) = match salvage(&aside, &mut fresh, &mut lost) {
-        Ok(counts) => counts,
+    let carried = match salvage(&aside, &mut fresh, &mut lost) {
+        Ok(carried) => carried,
         Err(e) => {
             let why = match &e {
                 rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
@@ -242,15 +265,13 @@ pub fn repair(state_dir: &Path, budget: Duration) -> Result<Repaired, Error> {
             lost.push(format!(
                 "everything it held: nothing can be read from it ({why}); running containers register again at their next start, resources added without --persist must be added again"
             ));
-            (0, 0, 0)
+            Carried::default()
         }
     };
     Ok(Repaired::Replaced {
         aside,
         why,
-        containers,
-        reservations,
-        resources,
+        carried,
         lost,
     })
 }
@@ -328,12 +349,8 @@ fn move_aside(path: &Path) -> Result<PathBuf, Error> {
 
 /// Register again in `fresh` what can be read from the database at `old`
 /// and is still alive; what cannot go is added to `lost`. Returns how many
-/// containers, reservations and resources were carried over.
-fn salvage(
-    old: &Path,
-    fresh: &mut Registry,
-    lost: &mut Vec<String>,
-) -> rusqlite::Result<(usize, usize, usize)> {
+/// rows of each kind were carried over.
+fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite::Result<Carried> {
     let conn = Connection::open_with_flags(
         old,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -391,6 +408,40 @@ fn salvage(
             }
         }
     }
+    // Holds of this boot, on well-formed tokens: a container created and
+    // not started yet keeps its hosts file from the sweeps.
+    let mut held: Vec<(String, i64)> = Vec::new();
+    if let Ok(mut stmt) = conn.prepare("SELECT token, boot_id, created FROM holds") {
+        let mut rows = stmt.query([])?;
+        loop {
+            match rows.next() {
+                Ok(Some(r)) => {
+                    let row = (|| {
+                        Ok::<_, rusqlite::Error>((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    })();
+                    match row {
+                        Ok((token, boot, created))
+                            if state_dir::hosts_file(Path::new("/"), &token).is_some() =>
+                        {
+                            if boot == live.boot_id {
+                                held.push((token, created));
+                            }
+                        }
+                        _ => lost.push("a hold row that cannot be read".into()),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    lost.push(format!("hold rows after the first damaged one: {e}"));
+                    break;
+                }
+            }
+        }
+    }
     let mut resources: Vec<Resource> = Vec::new();
     if let Ok(mut stmt) = conn.prepare("SELECT name, url, env, addrs FROM resources") {
         let mut rows = stmt.query([])?;
@@ -411,8 +462,9 @@ fn salvage(
         }
     }
     drop(conn);
-    // Reservations first, so that a replica's start-time token finds its slot.
-    let mut counts = (0, 0, 0);
+    // Reservations and holds first, so that a replica's start-time token
+    // finds its slot, and a registered container takes its hold over.
+    let mut counts = Carried::default();
     let done = fresh.write(|tx| {
         let mut n = 0;
         for (token, name, service, index, boot, created) in &reservations {
@@ -425,13 +477,26 @@ fn salvage(
         Ok(n)
     });
     match done {
-        Ok(n) => counts.1 = n,
+        Ok(n) => counts.reservations = n,
         Err(e) => lost.push(format!("reservations: {e}")),
+    }
+    let done = fresh.write(|tx| {
+        let mut n = 0;
+        for (token, created) in &held {
+            n += holds::carry(tx, token, *created)?;
+        }
+        Ok(n)
+    });
+    match done {
+        Ok(n) => counts.holds = n,
+        Err(e) => lost.push(format!(
+            "holds (the hosts files of containers created and not started yet may be swept before they start): {e}"
+        )),
     }
     for (rec, token) in records {
         let token = token.filter(|t| state_dir::hosts_file(Path::new("/"), t).is_some());
         match fresh.register(&rec, token.as_deref()) {
-            Ok(_) => counts.0 += 1,
+            Ok(_) => counts.containers += 1,
             Err(e) => lost.push(format!(
                 "container {:?} ({}): {e}",
                 rec.name.as_str(),
@@ -441,9 +506,63 @@ fn salvage(
     }
     for res in resources {
         match fresh.put_resource(&res) {
-            Ok(()) => counts.2 += 1,
+            Ok(()) => counts.resources += 1,
             Err(e) => lost.push(format!("resource {:?}: {e}", res.name.as_str())),
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repair_carries_this_boots_holds_over_and_drops_the_rest() {
+        let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (waiting, before, started) = (
+            "0123456789abcdef0123456789abcdef",
+            "fedcba9876543210fedcba9876543210",
+            "00112233445566778899aabbccddeeff",
+        );
+        let mut reg = Registry::open(old.path()).unwrap();
+        for t in [waiting, before, started, "../not-a-token"] {
+            reg.hold_token(t).unwrap();
+        }
+        reg.conn
+            .execute(
+                "UPDATE holds SET boot_id = 'another boot' WHERE token = ?1",
+                [before],
+            )
+            .unwrap();
+        let me = std::process::id() as i32;
+        let rec = Record::new("c1", Name::parse("t", "c1").unwrap()).owned_by(me);
+        // Its hold is taken over at its start; put it back as a crash
+        // between the two would leave it.
+        reg.register(&rec, Some(started)).unwrap();
+        reg.hold_token(started).unwrap();
+        drop(reg);
+
+        let mut fresh = Registry::open(new.path()).unwrap();
+        let mut lost = Vec::new();
+        let carried = salvage(&Registry::db_path(old.path()), &mut fresh, &mut lost).unwrap();
+        assert_eq!(carried.holds, 2, "{lost:?}");
+        assert_eq!(carried.containers, 1, "{lost:?}");
+        assert_eq!(lost, vec!["a hold row that cannot be read".to_string()]);
+        assert!(fresh.token_held(waiting).unwrap(), "created, not started");
+        assert!(!fresh.token_held(before).unwrap(), "another boot's");
+        let held: Vec<String> = fresh
+            .conn
+            .prepare("SELECT token FROM holds")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            held,
+            vec![waiting.to_string()],
+            "the started container's record took its hold over"
+        );
+    }
 }

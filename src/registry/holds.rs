@@ -93,6 +93,20 @@ pub(super) fn release(tx: &Tx<'_>, token: &str) -> Result<(), Error> {
         .map(drop)
 }
 
+/// Drop the holds taken in another boot (they hold nothing); how many.
+pub(super) fn clear_other_boots(tx: &Tx<'_>) -> Result<usize, Error> {
+    tx.exec("DELETE FROM holds WHERE boot_id != ?1", [&tx.live.boot_id])
+}
+
+/// Hold `token` as of `created`, in this boot (a repair carrying a hold
+/// over); 1 when added, 0 when it was held already.
+pub(super) fn carry(tx: &Tx<'_>, token: &str, created: i64) -> Result<usize, Error> {
+    tx.exec(
+        "INSERT OR IGNORE INTO holds (token, boot_id, created) VALUES (?1, ?2, ?3)",
+        params![token, tx.live.boot_id, created],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model::Name;

@@ -62,7 +62,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{Conflict, Error, Fault, REPAIR_HINT, StorageError};
-pub use gc::{Collected, Repaired, repair};
+pub use gc::{Carried, Collected, Repaired, repair};
 pub use liveness::{Liveness, boot_id, pid_start_time};
 pub use lock::{DEFAULT_BUDGET, budget as lock_budget, holder_of, set_budget as set_lock_budget};
 pub use record::{PENDING_SECS, Record, Resource, now};
