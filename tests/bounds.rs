@@ -139,10 +139,12 @@ fn a_held_lock_never_holds_up_a_stop() {
     linkshim::state_dir::ensure(&fx.state).unwrap();
     let rec =
         Record::new("c-stop", Name::parse("t", "stopper").unwrap()).owned_by(child.0.id() as i32);
+    let token = "88888888888888888888888888888888";
     Registry::open(&fx.state)
         .unwrap()
-        .register(&rec, None)
+        .register(&rec, Some(token))
         .unwrap();
+    std::fs::write(hosts(&fx, token), "127.0.0.1 localhost\n").unwrap();
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     let held = hold_lock(&fx);
@@ -151,7 +153,7 @@ fn a_held_lock_never_holds_up_a_stop() {
         cmd_with(
             &fx,
             "stop_lock_timeout = \"500ms\"\n",
-            &["hook", "poststop"],
+            &["hook", "poststop", "--token", token],
         ),
         &serde_json::to_vec(&state).unwrap(),
     );
@@ -164,8 +166,13 @@ fn a_held_lock_never_holds_up_a_stop() {
     );
     let log = std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap();
     assert!(log.contains("not unregistered"), "the log says so: {log}");
+    assert!(
+        hosts(&fx, token).exists(),
+        "the registry could not say whose the token is: the file is left to a sweep"
+    );
     drop(held);
     // gc clears what the stop left.
+    age(&hosts(&fx, token), 3600);
     let out = run_bounded(fx.cmd(&["gc"]), b"");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -173,6 +180,7 @@ fn a_held_lock_never_holds_up_a_stop() {
         report.contains("removed stale record \"stopper\" (container c-stop"),
         "{report}"
     );
+    assert!(!hosts(&fx, token).exists(), "{report}");
 }
 
 /// A child killed when the test ends, however it ends.
@@ -225,13 +233,17 @@ fn gc_removes_stale_records_and_orphans_and_keeps_the_live() {
     reg.register(&gone, Some(stale)).unwrap();
     // A reservation whose create never started.
     reg.reserve(
+        &linkshim::model::default_scope(),
         &Name::parse("t", "svc").unwrap(),
         &Name::parse("t", "svc-1").unwrap(),
         "55555555555555555555555555555555",
     )
     .unwrap();
-    reg.hold_token(waiting).unwrap();
-    reg.hold_token(before).unwrap();
+    let dflt = linkshim::model::default_scope();
+    reg.hold_token(waiting, &dflt, &Name::parse("t", "waiting").unwrap())
+        .unwrap();
+    reg.hold_token(before, &dflt, &Name::parse("t", "before").unwrap())
+        .unwrap();
     drop(reg);
     let conn = rusqlite::Connection::open(Registry::db_path(&fx.state)).unwrap();
     conn.execute("UPDATE reservations SET created = created - 100000", [])

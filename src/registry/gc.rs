@@ -88,8 +88,11 @@ struct Owner {
     start: Option<i64>,
 }
 
-/// A reservation row: token, name, service, index, boot id, created.
-type ReservationRow = (String, String, String, i64, String, i64);
+/// A reservation row: token, scope, name, service, index, boot id, created.
+type ReservationRow = (String, String, String, String, i64, String, i64);
+
+/// A hold row: token, created, scope, name.
+type HoldRow = (String, i64, Option<String>, Option<String>);
 
 impl Registry {
     /// Remove stale records, expired reservations, holds of another boot
@@ -136,8 +139,8 @@ impl Registry {
     }
 
     /// Remove the hosts files under `state_dir`, and their lock files,
-    /// that the registry proves unused: no hold of this boot and no live
-    /// record carries their token (see `token_held`). Only files older
+    /// that the registry proves unused: no hold of this boot, no live
+    /// reservation and no live record carries their token (`token_held`). Only files older
     /// than `PENDING_SECS` are looked at, so that a precreate writing one
     /// now (before it takes its hold) is left alone. Returns the removed
     /// files, and what could not be read or removed (left for the next
@@ -363,8 +366,33 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
     })?;
     let live = fresh.live.clone();
     // Rows are read until the first one on a damaged page.
+    // A table that cannot be read at all (damaged, or of an older schema
+    // version) is said to be lost.
+    let mut prepare = |table: &str, sql: &str| match conn.prepare(sql) {
+        Ok(stmt) => Some(stmt),
+        Err(e) => {
+            lost.push(format!("the {table} table: {e}"));
+            None
+        }
+    };
     let mut records: Vec<(Record, Option<String>)> = Vec::new();
-    if let Ok(mut stmt) = conn.prepare(&format!("SELECT {COLUMNS}, token FROM containers")) {
+    let mut reservations: Vec<ReservationRow> = Vec::new();
+    let mut held: Vec<HoldRow> = Vec::new();
+    let mut resources: Vec<Resource> = Vec::new();
+    let containers = prepare(
+        "containers",
+        &format!("SELECT {COLUMNS}, token FROM containers"),
+    );
+    let reserved = prepare(
+        "reservations",
+        "SELECT token, scope, name, service, svc_index, boot_id, created FROM reservations",
+    );
+    let holds = prepare(
+        "holds",
+        "SELECT token, boot_id, created, scope, name FROM holds",
+    );
+    let stored = prepare("resources", "SELECT name, url, env, addrs FROM resources");
+    if let Some(mut stmt) = containers {
         let mut rows = stmt.query([])?;
         loop {
             match rows.next() {
@@ -384,10 +412,7 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
             }
         }
     }
-    let mut reservations: Vec<ReservationRow> = Vec::new();
-    if let Ok(mut stmt) =
-        conn.prepare("SELECT token, name, service, svc_index, boot_id, created FROM reservations")
-    {
+    if let Some(mut stmt) = reserved {
         let mut rows = stmt.query([])?;
         while let Ok(Some(r)) = rows.next() {
             let row = (|| {
@@ -398,11 +423,12 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })();
             if let Ok(row) = row
-                && row.4 == live.boot_id
-                && row.5 > super::now() - PENDING_SECS
+                && row.5 == live.boot_id
+                && row.6 > super::now() - PENDING_SECS
             {
                 reservations.push(row);
             }
@@ -410,8 +436,7 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
     }
     // Holds of this boot, on well-formed tokens: a container created and
     // not started yet keeps its hosts file from the sweeps.
-    let mut held: Vec<(String, i64)> = Vec::new();
-    if let Ok(mut stmt) = conn.prepare("SELECT token, boot_id, created FROM holds") {
+    if let Some(mut stmt) = holds {
         let mut rows = stmt.query([])?;
         loop {
             match rows.next() {
@@ -421,14 +446,14 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
                             r.get::<_, String>(0)?,
                             r.get::<_, String>(1)?,
                             r.get::<_, i64>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
                         ))
                     })();
                     match row {
-                        Ok((token, boot, created))
-                            if state_dir::hosts_file(Path::new("/"), &token).is_some() =>
-                        {
+                        Ok((token, boot, created, scope, name)) if state_dir::is_token(&token) => {
                             if boot == live.boot_id {
-                                held.push((token, created));
+                                held.push((token, created, scope, name));
                             }
                         }
                         _ => lost.push("a hold row that cannot be read".into()),
@@ -442,8 +467,7 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
             }
         }
     }
-    let mut resources: Vec<Resource> = Vec::new();
-    if let Ok(mut stmt) = conn.prepare("SELECT name, url, env, addrs FROM resources") {
+    if let Some(mut stmt) = stored {
         let mut rows = stmt.query([])?;
         while let Ok(Some(r)) = rows.next() {
             let read = (|| -> Option<Resource> {
@@ -461,17 +485,16 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
             }
         }
     }
-    drop(conn);
     // Reservations and holds first, so that a replica's start-time token
     // finds its slot, and a registered container takes its hold over.
     let mut counts = Carried::default();
     let done = fresh.write(|tx| {
         let mut n = 0;
-        for (token, name, service, index, boot, created) in &reservations {
+        for (token, scope, name, service, index, boot, created) in &reservations {
             n += tx.exec(
-                "INSERT OR IGNORE INTO reservations (token, name, service, svc_index, boot_id, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![token, name, service, index, boot, created],
+                "INSERT OR IGNORE INTO reservations (token, scope, name, service, svc_index, boot_id, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![token, scope, name, service, index, boot, created],
             )?;
         }
         Ok(n)
@@ -482,8 +505,8 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
     }
     let done = fresh.write(|tx| {
         let mut n = 0;
-        for (token, created) in &held {
-            n += holds::carry(tx, token, *created)?;
+        for (token, created, scope, name) in &held {
+            n += holds::carry(tx, token, *created, scope.as_deref(), name.as_deref())?;
         }
         Ok(n)
     });
@@ -494,7 +517,7 @@ fn salvage(old: &Path, fresh: &mut Registry, lost: &mut Vec<String>) -> rusqlite
         )),
     }
     for (rec, token) in records {
-        let token = token.filter(|t| state_dir::hosts_file(Path::new("/"), t).is_some());
+        let token = token.filter(|t| state_dir::is_token(t));
         match fresh.register(&rec, token.as_deref()) {
             Ok(_) => counts.containers += 1,
             Err(e) => lost.push(format!(
@@ -526,8 +549,11 @@ mod tests {
             "00112233445566778899aabbccddeeff",
         );
         let mut reg = Registry::open(old.path()).unwrap();
+        let (dflt, n) = (crate::model::default_scope(), |s: &str| {
+            Name::parse("t", s).unwrap()
+        });
         for t in [waiting, before, started, "../not-a-token"] {
-            reg.hold_token(t).unwrap();
+            reg.hold_token(t, &dflt, &n("c-waiting")).unwrap();
         }
         reg.conn
             .execute(
@@ -540,17 +566,36 @@ mod tests {
         // Its hold is taken over at its start; put it back as a crash
         // between the two would leave it.
         reg.register(&rec, Some(started)).unwrap();
-        reg.hold_token(started).unwrap();
+        reg.hold_token(started, &dflt, &n("c1")).unwrap();
+        let slot = "0000000000000000000000000000000a";
+        reg.reserve(&n("a"), &n("svc"), &n("svc-1"), slot).unwrap();
         drop(reg);
 
         let mut fresh = Registry::open(new.path()).unwrap();
         let mut lost = Vec::new();
         let carried = salvage(&Registry::db_path(old.path()), &mut fresh, &mut lost).unwrap();
         assert_eq!(carried.holds, 2, "{lost:?}");
+        assert_eq!(carried.reservations, 1, "{lost:?}");
+        assert!(
+            fresh.token_held(slot).unwrap(),
+            "the reservation, in its scope"
+        );
+        assert!(
+            !fresh
+                .token_held_by_other(slot, &n("a"), &n("svc-1"))
+                .unwrap()
+        );
         assert_eq!(carried.containers, 1, "{lost:?}");
         assert_eq!(lost, vec!["a hold row that cannot be read".to_string()]);
         assert!(fresh.token_held(waiting).unwrap(), "created, not started");
         assert!(!fresh.token_held(before).unwrap(), "another boot's");
+        assert!(
+            !fresh
+                .token_held_by_other(waiting, &dflt, &n("c-waiting"))
+                .unwrap(),
+            "the hold still names its container"
+        );
+        assert!(fresh.token_held_by_other(waiting, &dflt, &n("c2")).unwrap());
         let held: Vec<String> = fresh
             .conn
             .prepare("SELECT token FROM holds")

@@ -98,12 +98,20 @@ pub(super) fn clear_other_boots(tx: &Tx<'_>) -> Result<usize, Error> {
     tx.exec("DELETE FROM holds WHERE boot_id != ?1", [&tx.live.boot_id])
 }
 
-/// Hold `token` as of `created`, in this boot (a repair carrying a hold
-/// over); 1 when added, 0 when it was held already.
-pub(super) fn carry(tx: &Tx<'_>, token: &str, created: i64) -> Result<usize, Error> {
+/// Hold `token` as of `created`, in this boot, for the container named
+/// `name` in `scope` (none for a hold that named none): a repair carrying
+/// a hold over. 1 when added, 0 when it was held already.
+pub(super) fn carry(
+    tx: &Tx<'_>,
+    token: &str,
+    created: i64,
+    scope: Option<&str>,
+    name: Option<&str>,
+) -> Result<usize, Error> {
     tx.exec(
-        "INSERT OR IGNORE INTO holds (token, boot_id, created) VALUES (?1, ?2, ?3)",
-        params![token, tx.live.boot_id, created],
+        "INSERT OR IGNORE INTO holds (token, boot_id, created, scope, name)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token, tx.live.boot_id, created, scope, name],
     )
 }
 
