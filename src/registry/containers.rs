@@ -352,7 +352,7 @@ impl Registry {
     fn keep_live_by<T>(&mut self, found: Vec<T>, rec: impl Fn(&T) -> &Record) -> Vec<T> {
         let (live, stale): (Vec<_>, Vec<_>) =
             found.into_iter().partition(|r| rec(r).live(&self.live));
-        if !stale.is_empty() {
+        if !stale.is_empty() && !self.read_only {
             // In passing: never a wait on the lock (a held one leaves them
             // for the next reader, or `gc`).
             let _ = self.try_write(|tx| {

@@ -51,6 +51,16 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("registry {path}: opened read-only, nothing may be written")]
+    ReadOnly { path: PathBuf },
+    #[error(
+        "registry {path}: schema version {found}, older than this linkshim's {wanted}: any linkshim command that writes (linkshim ls) brings it up to date"
+    )]
+    Outdated {
+        path: PathBuf,
+        found: i32,
+        wanted: i32,
+    },
     #[error(
         "registry lock {path}: held by another process for more than {}{}; a stuck linkshim? see `linkshim doctor`",
         humantime::format_duration(*waited),

@@ -41,7 +41,8 @@
 //! `lock` (the bounded write lock), `write` (lock + transaction), `codec`
 //! (a record <-> a row), `containers`, `slots` (reservations), `holds`
 //! (hosts files of containers not started yet), `resources`, `gc` (stale
-//! rows, orphan files, repair), `error`.
+//! rows, orphan files, repair), `read_only` (a view that writes nothing),
+//! `error`.
 
 mod codec;
 mod containers;
@@ -50,6 +51,7 @@ mod gc;
 mod holds;
 mod liveness;
 mod lock;
+mod read_only;
 mod record;
 mod resources;
 mod schema;
@@ -74,6 +76,8 @@ pub struct Registry {
     live: Liveness,
     /// How long a write waits for the lock, and SQLite for its own.
     budget: Duration,
+    /// Opened with [`Registry::open_read_only`]: every write fails.
+    read_only: bool,
 }
 
 impl Registry {
@@ -112,6 +116,7 @@ impl Registry {
             path: path.clone(),
             live: Liveness::current(),
             budget,
+            read_only: false,
         };
         if !current {
             reg.migrate()?;

@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS resources (
 /// An id runc would accept (`ContainerId::parse`), as an SQL condition on `id`.
 const VALID_ID: &str = "length(id) BETWEEN 1 AND 1024 AND id NOT GLOB '*[^A-Za-z0-9_.+-]*'";
 
+/// Create the current schema in a new, empty database.
+pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
+    upgrade(conn, 0)?;
+    conn.pragma_update(None, "user_version", VERSION)
+}
+
 /// The schema version of an open database.
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i32> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))

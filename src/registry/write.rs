@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::Registry;
-use super::error::{Error, db};
+use super::error::{Error, StorageError, db};
 use super::liveness::Liveness;
 use super::lock;
 pub(super) use super::lock::WriteLock;
@@ -30,7 +30,15 @@ impl Registry {
         self.lock_within(self.budget)
     }
 
+    /// Every write takes the lock first: a read-only registry refuses here,
+    /// before the lock file is even opened.
     fn lock_within(&self, budget: Duration) -> Result<WriteLock, Error> {
+        if self.read_only {
+            return Err(StorageError::ReadOnly {
+                path: self.path.clone(),
+            }
+            .into());
+        }
         lock::acquire(&lock::path_of(&self.path), budget)
     }
 
