@@ -78,6 +78,26 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Draw the link topology of the registry: containers, services,
+    /// resources, and links labelled with their alias (broken ones red, dashed).
+    Graph {
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::graph::Format,
+        /// Who lays out the svg: Graphviz when installed (auto), or always the built-in layout.
+        #[arg(long, value_enum, default_value_t)]
+        layout: crate::graph::svg::Layout,
+    },
+    /// Show one registered container (by name or id) or resource in full,
+    /// with what it links to and who links to it.
+    Inspect {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show env values and URL passwords (masked otherwise).
+        #[arg(long)]
+        show_env: bool,
+    },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.
     Resource {

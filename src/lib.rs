@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod graph;
 pub mod hook;
 pub mod hosts_file;
 pub mod links;

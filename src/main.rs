@@ -102,6 +102,25 @@ fn main() -> ExitCode {
         Command::Gc { repair } => {
             commands::gc::run(&dirs.state, repair, &mut std::io::stdout().lock())
         }
+        Command::Graph { format, layout } => commands::graph::run(
+            &dirs.state,
+            &dirs.persist,
+            format,
+            layout,
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Inspect {
+            name,
+            json,
+            show_env,
+        } => commands::inspect::run(
+            &dirs.state,
+            &dirs.persist,
+            &name,
+            json,
+            show_env,
+            &mut std::io::stdout().lock(),
+        ),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -126,6 +145,8 @@ fn label(command: &Command) -> &'static str {
         Command::Doctor { .. } => "doctor",
         Command::Gc { .. } => "gc",
         Command::Resource { .. } => "resource",
+        Command::Graph { .. } => "graph",
+        Command::Inspect { .. } => "inspect",
     }
 }
 

@@ -2,6 +2,8 @@
 
 pub mod doctor;
 pub mod gc;
+pub mod graph;
+pub mod inspect;
 pub mod ls;
 pub mod mask;
 pub mod resource;
