@@ -86,11 +86,35 @@ pub enum Command {
         /// Who lays out the svg: Graphviz when installed (auto), or always the built-in layout.
         #[arg(long, value_enum, default_value_t)]
         layout: crate::graph::svg::Layout,
+        /// Only this scope, and the links between it and others.
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<String>,
+    },
+    /// What linkshim would do to a config, without doing it: each resolved
+    /// link, the hosts file, and a unified diff of config.json. Writes nothing.
+    Explain {
+        /// The config.json (`-` for stdin).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "bundle",
+            conflicts_with = "bundle"
+        )]
+        config: Option<PathBuf>,
+        /// The bundle whose config.json to read (relative rootfs paths are under it).
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        /// Show env values and URL passwords (masked otherwise).
+        #[arg(long)]
+        show_env: bool,
     },
     /// Show one registered container (by name or id) or resource in full,
     /// with what it links to and who links to it.
     Inspect {
         name: String,
+        /// The scope the name is in, when several scopes have one by that name.
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,

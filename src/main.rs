@@ -102,21 +102,44 @@ fn main() -> ExitCode {
         Command::Gc { repair } => {
             commands::gc::run(&dirs.state, repair, &mut std::io::stdout().lock())
         }
-        Command::Graph { format, layout } => commands::graph::run(
+        Command::Graph {
+            format,
+            layout,
+            scope,
+        } => commands::graph::run(
             &dirs.state,
             &dirs.persist,
             format,
             layout,
+            scope.as_deref(),
             &mut std::io::stdout().lock(),
         ),
+        Command::Explain {
+            config,
+            bundle,
+            show_env,
+        } => self_exe().and_then(|exe| {
+            commands::explain::run(
+                &dirs.state,
+                &dirs.persist,
+                &exe,
+                dirs.share_env(),
+                config.as_deref(),
+                bundle.as_deref(),
+                show_env,
+                &mut std::io::stdout().lock(),
+            )
+        }),
         Command::Inspect {
             name,
+            scope,
             json,
             show_env,
         } => commands::inspect::run(
             &dirs.state,
             &dirs.persist,
             &name,
+            scope.as_deref(),
             json,
             show_env,
             &mut std::io::stdout().lock(),
@@ -147,6 +170,7 @@ fn label(command: &Command) -> &'static str {
         Command::Resource { .. } => "resource",
         Command::Graph { .. } => "graph",
         Command::Inspect { .. } => "inspect",
+        Command::Explain { .. } => "explain",
     }
 }
 

@@ -4,6 +4,12 @@
 //! Everything is validated and resolved before the config changes; the
 //! only thing written outside the config is the linker's hosts file, under
 //! the state directory, atomically.
+//!
+//! A dry run (`Mode::DryRun`, for `linkshim explain`) goes through the same
+//! steps and edits the config in memory the same way, but writes nothing:
+//! the registry is opened read-only (`Registry::open_read_only`), no state
+//! directory is created, no replica slot is reserved (the index it would
+//! get is read), the hosts file is rendered but not written, and not held.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,6 +43,29 @@ pub struct Context<'a> {
     pub persist_dir: Option<&'a Path>,
     /// What targets may cascade as `<P>_ENV_*` (`share_env =` in the config file).
     pub share_env: Policy,
+}
+
+/// Whether prepare writes anything outside the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// What a create does: reserve the replica slot, write the hosts file
+    /// and hold it.
+    Apply,
+    /// Decide and edit the config alike, write nothing (see the module doc).
+    DryRun,
+}
+
+/// What prepare decided for a container with linkshim annotations.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: Name,
+    pub token: String,
+    /// Every link, with its target.
+    pub links: Vec<resolve::Resolved>,
+    /// The variables added, in order (`LINKSHIM_*` first).
+    pub env: Vec<(String, String)>,
+    /// The hosts file (when there are links) and its content.
+    pub hosts: Option<(PathBuf, String)>,
 }
 
 /// What `prepare` did.
@@ -176,10 +205,27 @@ fn choose_token(
 
 /// Prepare `config` for its links. On error the config is unchanged.
 pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error> {
+    Ok(match prepare_in(config, ctx, Mode::Apply)? {
+        None => Outcome::Untouched,
+        Some(plan) => Outcome::Prepared {
+            name: plan.name,
+            links: plan.links.len(),
+        },
+    })
+}
+
+/// Prepare `config` in `mode`; None when it has no linkshim annotation.
+/// On error the config is unchanged.
+pub fn prepare_in(
+    config: &mut Config,
+    ctx: &Context<'_>,
+    mode: Mode,
+) -> Result<Option<Plan>, Error> {
     let annotations = config.annotations();
     if !annotation::wants_linkshim(&annotations) {
-        return Ok(Outcome::Untouched);
+        return Ok(None);
     }
+    let apply = mode == Mode::Apply;
     let hostname = config.hostname();
     let container = label(&annotations, None, hostname.as_deref());
     if let Some(id) = ctx.id {
@@ -206,11 +252,17 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         container: container.clone(),
         source,
     };
-    state_dir::ensure(ctx.state_dir).map_err(|source| Error::StateDir {
-        container: container.clone(),
-        source,
-    })?;
-    let mut reg = Registry::open(ctx.state_dir).map_err(reg_err)?;
+    if apply {
+        state_dir::ensure(ctx.state_dir).map_err(|source| Error::StateDir {
+            container: container.clone(),
+            source,
+        })?;
+    }
+    let mut reg = match mode {
+        Mode::Apply => Registry::open(ctx.state_dir),
+        Mode::DryRun => Registry::open_read_only(ctx.state_dir),
+    }
+    .map_err(reg_err)?;
     let carried = choose_token(
         &mut reg,
         annotations.get(modify::TOKEN),
@@ -254,9 +306,11 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         })?;
     let mut env = vec![("LINKSHIM_NAME".to_string(), request.name.to_string())];
     if let Some(service) = &request.service {
-        let index = reg
-            .reserve(&request.scope, service, &request.name, &token)
-            .map_err(reg_err)?;
+        let index = match mode {
+            Mode::Apply => reg.reserve(&request.scope, service, &request.name, &token),
+            Mode::DryRun => reg.peek_index(&request.scope, service, &request.name, &token),
+        }
+        .map_err(reg_err)?;
         env.push(("LINKSHIM_SERVICE".to_string(), service.to_string()));
         env.push(("LINKSHIM_INDEX".to_string(), index.to_string()));
     }
@@ -270,14 +324,19 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
         None
     } else {
         let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
-        write_hosts(config, ctx, &file, &rendered.hosts).map_err(|source| Error::Hosts {
-            container: container.clone(),
-            path: file.clone(),
-            source,
-        })?;
-        Some(file)
+        let text = hosts_text(config, ctx, &rendered.hosts);
+        if apply {
+            config::write_file_atomic(&file, text.as_bytes(), 0o644, false).map_err(|source| {
+                Error::Hosts {
+                    container: container.clone(),
+                    path: file.clone(),
+                    source,
+                }
+            })?;
+        }
+        Some((file, text))
     };
-    if hosts_file.is_some() {
+    if hosts_file.is_some() && apply {
         // Its hosts file is kept from sweeps until it starts or stops. (A
         // file written but not held is an orphan a later sweep removes.)
         reg.hold_token(&token, &request.scope, &request.name)
@@ -287,29 +346,30 @@ pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error>
     modify::undo(config);
     env.extend(rendered.env);
     modify::add_env(config, &env);
-    if let Some(file) = &hosts_file {
+    if let Some((file, _)) = &hosts_file {
         modify::mount_hosts(config, file);
     }
     config.set_annotation(modify::TOKEN, Some(token.clone()));
     modify::add_hooks(config, ctx.exe, ctx.state_dir, ctx.persist_dir, &token);
-    debug!("container {container:?}: prepared, hosts file {hosts_file:?}");
-    Ok(Outcome::Prepared {
+    debug!(
+        "container {container:?}: prepared ({mode:?}), hosts file {:?}",
+        hosts_file.as_ref().map(|(f, _)| f)
+    );
+    Ok(Some(Plan {
         name: request.name,
-        links: request.links.len(),
-    })
+        token,
+        links: resolved,
+        env,
+        hosts: hosts_file,
+    }))
 }
 
-/// Write the linker's hosts file at `path`.
-fn write_hosts(
-    config: &Config,
-    ctx: &Context<'_>,
-    path: &Path,
-    lines: &[hosts::Line],
-) -> std::io::Result<()> {
+/// The linker's hosts file: the base the config mounts (or the usual
+/// localhost lines) and linkshim's block of `lines`.
+fn hosts_text(config: &Config, ctx: &Context<'_>, lines: &[hosts::Line]) -> String {
     let base = base_hosts(config, ctx)
         .unwrap_or_else(|| hosts::default_base(config.hostname().as_deref()));
-    let text = hosts::render(&base, lines);
-    config::write_file_atomic(path, text.as_bytes(), 0o644, false)
+    hosts::render(&base, lines)
 }
 
 /// The content of the hosts file the config mounts already, when it is a

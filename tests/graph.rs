@@ -22,7 +22,13 @@ struct Topology {
 fn live(id: &str, name: &str, ip: &str, expose: &str, links: &str) -> Record {
     Record {
         links: linkshim::links::annotation::parse_links(links).unwrap(),
-        ..testkit::live_record(id, name, &[ip.parse().unwrap()], expose, &[("SECRET", "hunter2")])
+        ..testkit::live_record(
+            id,
+            name,
+            &[ip.parse().unwrap()],
+            expose,
+            &[("SECRET", "hunter2")],
+        )
     }
 }
 
@@ -71,7 +77,9 @@ impl Topology {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.fx.cmd(&["--persist-dir", self.persist.to_str().unwrap()]);
+        let mut c = self
+            .fx
+            .cmd(&["--persist-dir", self.persist.to_str().unwrap()]);
         c.args(args);
         c
     }
@@ -153,7 +161,10 @@ fn the_svg_is_xml_that_names_every_node_and_draws_the_broken_link_red() {
         .unwrap();
     assert_eq!(path.attribute("stroke"), Some("#d93025"));
     assert!(path.attribute("stroke-dasharray").is_some(), "dashed");
-    assert!(!svg.contains("s3cret") && !svg.contains("p%40ss"), "no password");
+    assert!(
+        !svg.contains("s3cret") && !svg.contains("p%40ss"),
+        "no password"
+    );
 }
 
 #[test]
@@ -164,14 +175,16 @@ fn inspect_shows_both_directions_and_masks_env_unless_asked() {
     assert!(!text.contains("hunter2"), "{text}");
     for linker in ["web-a", "web-b"] {
         assert!(
-            text.lines().any(|l| l.contains(&format!("{linker} (")) && l.ends_with("as db")),
+            text.lines()
+                .any(|l| l.contains(&format!("{linker} (")) && l.ends_with("as db")),
             "{linker} links to db:\n{text}"
         );
     }
     let shown = t.stdout(&["inspect", "db", "--show-env"]);
     assert!(shown.contains("SECRET=hunter2"), "{shown}");
 
-    let v: serde_json::Value = serde_json::from_str(&t.stdout(&["inspect", "proxy", "--json"])).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&t.stdout(&["inspect", "proxy", "--json"])).unwrap();
     assert_eq!(v["id"], "9a9a9a9a9a9a9a9a");
     assert_eq!(v["env"], serde_json::json!([["SECRET", "***"]]));
     let links: Vec<(String, String, bool)> = v["links_to"]
@@ -207,7 +220,8 @@ fn inspect_shows_both_directions_and_masks_env_unless_asked() {
         serde_json::from_str(&t.stdout(&["inspect", "cache", "--json"])).unwrap();
     assert_eq!(cache["url"], "redis://:***@:6379/0");
     assert_eq!(cache["linked_by"][0]["alias"], "kv");
-    let pg: serde_json::Value = serde_json::from_str(&t.stdout(&["inspect", "pg", "--json"])).unwrap();
+    let pg: serde_json::Value =
+        serde_json::from_str(&t.stdout(&["inspect", "pg", "--json"])).unwrap();
     assert_eq!(pg["kind"], "resource");
     assert_eq!(pg["url"], "postgres://app:***@192.0.2.10:5432/appdb");
     assert_eq!(pg["linked_by"][0]["name"], "proxy");

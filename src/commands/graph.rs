@@ -12,9 +12,10 @@ pub fn run(
     persist_dir: &Path,
     format: Format,
     layout: Layout,
+    scope: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let g = graph::build(state_dir, Some(persist_dir))?;
+    let g = graph::build(state_dir, Some(persist_dir), scope)?;
     out.write_all(graph::render(&g, format, layout)?.as_bytes())?;
     Ok(())
 }

@@ -11,11 +11,12 @@ pub fn run(
     state_dir: &Path,
     persist_dir: &Path,
     name: &str,
+    scope: Option<&str>,
     json: bool,
     show_env: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let Some(d) = inspect::details(state_dir, Some(persist_dir), name, show_env)? else {
+    let Some(d) = inspect::details(state_dir, Some(persist_dir), name, scope, show_env)? else {
         anyhow::bail!(
             "{name:?}: no running container (by name or id) or resource is registered under it (linkshim ls lists them)"
         );

@@ -1,6 +1,7 @@
 //! linkshim's own subcommands that are not hooks or the wrapper.
 
 pub mod doctor;
+pub mod explain;
 pub mod gc;
 pub mod graph;
 pub mod inspect;

@@ -53,28 +53,55 @@ pub struct LinkTo {
 /// A container that links to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkedBy {
+    pub scope: String,
     pub name: String,
     pub id: String,
     pub link: String,
     pub alias: String,
 }
 
-/// The details of `name` (a container's name or id, or a resource's name)
-/// in the registry of `state_dir`, which is only read; None when nothing
-/// is registered under it.
+/// Why a record cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Registry(#[from] registry::Error),
+    #[error("{name:?} names a container in scopes {scopes}: say which with --scope")]
+    Ambiguous { name: String, scopes: String },
+}
+
+/// The details of `name` (a container's name or id, in `scope` when
+/// given, or a resource's name) in the registry of `state_dir`, which is
+/// only read; None when nothing is registered under it.
 pub fn details(
     state_dir: &Path,
     persist_dir: Option<&Path>,
     name: &str,
+    scope: Option<&str>,
     show_env: bool,
-) -> Result<Option<Details>, registry::Error> {
+) -> Result<Option<Details>, Error> {
     let mut reg = Registry::open_read_only(state_dir)?;
     let all = reg.list()?;
-    let found = all
+    let in_scope = |r: &&Record| scope.is_none_or(|s| r.scope.as_str() == s);
+    let mut named: Vec<&Record> = all
         .iter()
-        .find(|r| r.name.as_str() == name)
-        .or_else(|| all.iter().find(|r| r.id.as_str() == name))
-        .cloned();
+        .filter(in_scope)
+        .filter(|r| r.name.as_str() == name)
+        .collect();
+    if named.is_empty() {
+        named = all
+            .iter()
+            .filter(in_scope)
+            .filter(|r| r.id.as_str() == name)
+            .collect();
+    }
+    if named.len() > 1 {
+        let scopes: Vec<&str> = named.iter().map(|r| r.scope.as_str()).collect();
+        return Err(Error::Ambiguous {
+            name: name.to_string(),
+            scopes: scopes.join(", "),
+        });
+    }
+    let found = named.first().map(|r| (*r).clone());
     let resource = match &found {
         Some(_) => None,
         None => all_resources(&reg, persist_dir)?
@@ -98,6 +125,7 @@ pub fn details(
             };
             if reaches_it {
                 d.linked_by.push(LinkedBy {
+                    scope: other.scope.to_string(),
                     name: other.name.to_string(),
                     id: other.id.to_string(),
                     link: s.request.to_string(),
@@ -121,7 +149,7 @@ fn of_record(rec: &Record, links: Vec<LinkState>) -> Details {
         kind: "container",
         name: rec.name.to_string(),
         id: Some(rec.id.to_string()),
-        scope: None,
+        scope: Some(rec.scope.to_string()),
         service: rec.service.as_ref().map(ToString::to_string),
         index: rec.index,
         addresses: rec.addrs.clone(),
@@ -194,12 +222,18 @@ pub fn render_text(d: &Details) -> String {
     opt("scope", d.scope.clone());
     opt(
         "service",
-        d.service
-            .as_ref()
-            .map(|s| format!("{s}, index {}", d.index.map_or("?".into(), |i| i.to_string()))),
+        d.service.as_ref().map(|s| {
+            format!(
+                "{s}, index {}",
+                d.index.map_or("?".into(), |i| i.to_string())
+            )
+        }),
     );
     let list = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" "));
-    opt("addresses", list(d.addresses.iter().map(ToString::to_string).collect()));
+    opt(
+        "addresses",
+        list(d.addresses.iter().map(ToString::to_string).collect()),
+    );
     opt("ports", list(d.ports.clone()));
     opt("url", d.url.clone());
     opt("pid", d.pid.map(|p| p.to_string()));
@@ -238,7 +272,13 @@ pub fn render_text(d: &Details) -> String {
                             None => format!("{n} (no address)"),
                         })
                         .collect();
-                    format!("{} ──▶ {} ({}: {})", l.alias, l.target, l.kind, at.join(", "))
+                    format!(
+                        "{} ──▶ {} ({}: {})",
+                        l.alias,
+                        l.target,
+                        l.kind,
+                        at.join(", ")
+                    )
                 }
             })
             .collect(),

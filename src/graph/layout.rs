@@ -248,7 +248,10 @@ mod tests {
         for (i, g) in [(0, 0), (1, 1), (2, 0)] {
             let f = frames.iter().find(|(k, _)| *k == g).unwrap().1;
             assert!(
-                pos[i].x >= f.x && pos[i].x + s.w <= f.x + f.w && pos[i].y >= f.y && pos[i].y + s.h <= f.y + f.h,
+                pos[i].x >= f.x
+                    && pos[i].x + s.w <= f.x + f.w
+                    && pos[i].y >= f.y
+                    && pos[i].y + s.h <= f.y + f.h,
                 "node {i} inside frame {g}: {pos:?} {frames:?}"
             );
         }

@@ -66,7 +66,12 @@ pub fn render(g: &Graph) -> String {
             Graph::key(e.to)
         ));
     }
-    for kind in [Kind::Container, Kind::Service, Kind::Resource, Kind::Missing] {
+    for kind in [
+        Kind::Container,
+        Kind::Service,
+        Kind::Resource,
+        Kind::Missing,
+    ] {
         let (fill, stroke) = colours(kind);
         let dash = if kind == Kind::Missing {
             format!(",stroke-dasharray:5 5,color:{BROKEN}")

@@ -102,12 +102,47 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// The scopes nodes are in, in order; empty when no node has one.
+    /// The scopes nodes are in, in order, to draw as clusters: none when
+    /// every node is in the default scope (or in none, as resources).
     pub fn scopes(&self) -> Vec<&str> {
-        let mut s: Vec<&str> = self.nodes.iter().filter_map(|n| n.scope.as_deref()).collect();
+        let mut s: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.scope.as_deref())
+            .collect();
         s.sort_unstable();
         s.dedup();
+        if s == [crate::model::DEFAULT_SCOPE] {
+            return vec![];
+        }
         s
+    }
+
+    /// The part of the graph about `scope`: its nodes, and the nodes and
+    /// links that connect them to others (targets elsewhere, resources,
+    /// linkers from other scopes).
+    pub fn of_scope(&self, scope: &str) -> Graph {
+        let inside = |i: usize| self.nodes[i].scope.as_deref() == Some(scope);
+        let edges: Vec<&Edge> = self
+            .edges
+            .iter()
+            .filter(|e| inside(e.from) || inside(e.to))
+            .collect();
+        let keep: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| inside(i) || edges.iter().any(|e| e.from == i || e.to == i))
+            .collect();
+        let new = |old: usize| keep.iter().position(|&k| k == old).expect("kept");
+        Graph {
+            nodes: keep.iter().map(|&i| self.nodes[i].clone()).collect(),
+            edges: edges
+                .into_iter()
+                .map(|e| Edge {
+                    from: new(e.from),
+                    to: new(e.to),
+                    ..e.clone()
+                })
+                .collect(),
+        }
     }
 
     /// A stable identifier of node `i` for the text formats (`n0`, `n1`, ...).
@@ -129,7 +164,7 @@ pub fn link_states(
     rec: &Record,
     persist_dir: Option<&Path>,
 ) -> Result<Vec<LinkState>, registry::Error> {
-    let each = resolve::resolve_each(reg, &rec.name, &rec.links, persist_dir)?;
+    let each = resolve::resolve_each(reg, &rec.name, &rec.scope, &rec.links, persist_dir)?;
     Ok(rec
         .links
         .iter()
@@ -164,8 +199,13 @@ pub fn all_resources(
     Ok(all)
 }
 
-/// The graph of the registry in `state_dir`, which is only read.
-pub fn build(state_dir: &Path, persist_dir: Option<&Path>) -> Result<Graph, registry::Error> {
+/// The graph of the registry in `state_dir`, which is only read; of
+/// `scope` alone (and what links it to others) when given.
+pub fn build(
+    state_dir: &Path,
+    persist_dir: Option<&Path>,
+    scope: Option<&str>,
+) -> Result<Graph, registry::Error> {
     let mut reg = Registry::open_read_only(state_dir)?;
     let records = reg.list()?;
     let resources = all_resources(&reg, persist_dir)?;
@@ -173,7 +213,11 @@ pub fn build(state_dir: &Path, persist_dir: Option<&Path>) -> Result<Graph, regi
     for rec in &records {
         links.push(link_states(&mut reg, rec, persist_dir)?);
     }
-    Ok(from_parts(&records, &resources, &links))
+    let g = from_parts(&records, &resources, &links);
+    Ok(match scope {
+        Some(s) => g.of_scope(s),
+        None => g,
+    })
 }
 
 /// The graph of `records` (with the state of each one's links, in the same
@@ -197,10 +241,16 @@ pub fn from_parts(records: &[Record], resources: &[Resource], links: &[Vec<LinkS
                 Ok(Target::Container(r)) => (b.record(r), None),
                 Ok(Target::Service { replicas, name }) => match replicas.first() {
                     Some(r) => (b.record(r), None),
-                    None => (b.missing(name.as_str(), scope_of(rec)), Some("no replica".into())),
+                    None => (
+                        b.missing(name.as_str(), target_scope(rec, &s.request)),
+                        Some("no replica".into()),
+                    ),
                 },
                 Ok(Target::Resource { resource, .. }) => (b.resource(resource), None),
-                Err(why) => (b.missing(s.request.target.as_str(), scope_of(rec)), Some(why.clone())),
+                Err(why) => (
+                    b.missing(s.request.target.as_str(), target_scope(rec, &s.request)),
+                    Some(why.clone()),
+                ),
             };
             let edge = Edge {
                 from,
@@ -216,9 +266,14 @@ pub fn from_parts(records: &[Record], resources: &[Resource], links: &[Vec<LinkS
     b.finish()
 }
 
-/// The scope of a record, once records carry one.
-fn scope_of(_rec: &Record) -> Option<String> {
-    None
+/// The scope of a record.
+fn scope_of(rec: &Record) -> Option<String> {
+    Some(rec.scope.to_string())
+}
+
+/// The scope a link of `rec` looks its target up in.
+fn target_scope(rec: &Record, link: &LinkRequest) -> Option<String> {
+    Some(link.scope.as_ref().unwrap_or(&rec.scope).to_string())
 }
 
 /// A record's node line: short id, addresses, ports.
@@ -273,14 +328,17 @@ impl Builder {
                 if !self.replicas.contains_key(rec.id.as_str()) {
                     self.replicas.insert(rec.id.to_string(), i);
                     let slot = index.map_or("?".to_string(), |n| n.to_string());
-                    self.graph.nodes[i]
-                        .lines
-                        .push(format!("{service}-{slot}  {}  {}", rec.name, detail(rec)));
+                    self.graph.nodes[i].lines.push(format!(
+                        "{service}-{slot}  {}  {}",
+                        rec.name,
+                        detail(rec)
+                    ));
                 }
                 i
             }
             (None, _) => {
-                let (i, new) = self.node(Kind::Container, scope, rec.id.as_str(), rec.name.as_str());
+                let (i, new) =
+                    self.node(Kind::Container, scope, rec.id.as_str(), rec.name.as_str());
                 if new {
                     self.graph.nodes[i].lines.push(detail(rec));
                 }
@@ -448,7 +506,11 @@ mod tests {
             .collect();
         assert_eq!(
             edges,
-            vec![(2, 3, "web", false), (2, 1, "ghost", true), (3, 0, "db", false)],
+            vec![
+                (2, 3, "web", false),
+                (2, 1, "ghost", true),
+                (3, 0, "db", false)
+            ],
             "the replicas' two links to db are one edge"
         );
     }

@@ -204,13 +204,19 @@ fn edge(g: &Graph, e: &super::Edge, pos: &[Pos], sizes: &[Size]) -> String {
     let at = |(a, b, c, d): (f64, f64, f64, f64)| {
         u * u * u * a + 3.0 * u * u * t * b + 3.0 * u * t * t * c + t * t * t * d
     };
-    let mid = (at(bez(p0.0, c1.0, c2.0, p3.0)), at(bez(p0.1, c1.1, c2.1, p3.1)));
+    let mid = (
+        at(bez(p0.0, c1.0, c2.0, p3.0)),
+        at(bez(p0.1, c1.1, c2.1, p3.1)),
+    );
     let (colour, marker, dash) = match e.broken {
         None => ("#555555", "arrow", ""),
         Some(_) => (BROKEN, "arrow-broken", " stroke-dasharray=\"6 4\""),
     };
     let title = match &e.broken {
-        None => format!("{} → {} as {}", g.nodes[e.from].name, g.nodes[e.to].name, e.label),
+        None => format!(
+            "{} → {} as {}",
+            g.nodes[e.from].name, g.nodes[e.to].name, e.label
+        ),
         Some(why) => format!(
             "{} → {} as {}: BROKEN: {why}",
             g.nodes[e.from].name, g.nodes[e.to].name, e.label

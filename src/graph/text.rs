@@ -38,7 +38,11 @@ pub fn render(g: &Graph) -> String {
                 out.push_str(&format!("{indent}{bar}   {l}\n"));
             }
             for (k, e) in edges.iter().enumerate() {
-                let branch = if k + 1 == edges.len() { "└──" } else { "├──" };
+                let branch = if k + 1 == edges.len() {
+                    "└──"
+                } else {
+                    "├──"
+                };
                 let to = &g.nodes[e.to];
                 match &e.broken {
                     None => out.push_str(&format!(

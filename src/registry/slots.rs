@@ -73,6 +73,57 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The index [`reserve`](Self::reserve) would give now, reserving
+    /// nothing (a dry run); a name that is a resource's fails as there.
+    pub fn peek_index(
+        &mut self,
+        scope: &Name,
+        service: &Name,
+        name: &Name,
+        token: &str,
+    ) -> Result<u32, Error> {
+        if self.resource(name.as_str())?.is_some() {
+            return Err(Conflict::NameIsResource {
+                name: name.to_string(),
+            }
+            .into());
+        }
+        let query = |reg: &Registry, cond: &str| -> Result<Vec<u32>, Error> {
+            let mut stmt = reg
+                .conn
+                .prepare(&format!(
+                    "SELECT svc_index FROM reservations
+                     WHERE scope = :scope AND service = :service AND {cond} AND {LIVE}"
+                ))
+                .map_err(db(&reg.path))?;
+            let rows = stmt
+                .query_map(
+                    named_params! {
+                        ":scope": scope.as_str(),
+                        ":service": service.as_str(),
+                        ":token": token,
+                        ":boot": reg.live.boot_id,
+                        ":oldest": now() - PENDING_SECS,
+                    },
+                    |r| r.get(0),
+                )
+                .map_err(db(&reg.path))?;
+            rows.collect::<Result<_, _>>().map_err(db(&reg.path))
+        };
+        if let Some(own) = query(self, "token = :token")?.first() {
+            return Ok(*own);
+        }
+        let mut taken = query(self, "token != :token")?;
+        taken.extend(
+            self.service(scope.as_str(), service.as_str())?
+                .iter()
+                .filter_map(|r| r.index),
+        );
+        Ok((1..).find(|i| !taken.contains(i)).expect("a free index"))
+    }
+}
+
 /// Remove the slot reserved under `token`, and give it (if it was live).
 pub(super) fn take(tx: &Tx<'_>, token: &str) -> Result<Option<Slot>, Error> {
     let slot = tx
@@ -195,6 +246,34 @@ mod tests {
 
     fn n(s: &str) -> Name {
         Name::parse("t", s).unwrap()
+    }
+
+    #[test]
+    fn peek_gives_the_index_reserve_would_and_reserves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let web = n("web");
+        reg.register(
+            &Record {
+                service: Some(web.clone()),
+                ..Record::new("r1", n("r1")).owned_by(std::process::id() as i32)
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(reg.reserve(&web, &n("b"), "tok-b").unwrap(), 2);
+        assert_eq!(reg.peek_index(&web, &n("c"), "tok-c").unwrap(), 3);
+        assert_eq!(
+            reg.peek_index(&web, &n("c"), "tok-c").unwrap(),
+            3,
+            "nothing reserved"
+        );
+        assert_eq!(
+            reg.peek_index(&web, &n("b"), "tok-b").unwrap(),
+            2,
+            "its own slot"
+        );
+        assert_eq!(reg.reserve(&web, &n("c"), "tok-c").unwrap(), 3, "as peeked");
     }
 
     #[test]
