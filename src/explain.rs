@@ -14,15 +14,13 @@ use std::collections::HashSet;
 use serde_json::Value;
 use similar::TextDiff;
 
+use crate::commands::mask::MASK;
 use crate::links::resolve::{Resolved, Target};
 use crate::logging::mask_passwords;
 use crate::model::Family;
 use crate::oci::config::Config;
 use crate::prepare::{self, Context, Mode, Plan};
 use crate::registry::Record;
-
-/// What a hidden value is shown as.
-pub const MASK: &str = "***";
 
 /// Explain what prepare would do to `config` in `ctx`, as text.
 pub fn explain(

@@ -8,12 +8,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{LinkState, all_resources, link_states};
+use crate::commands::mask::MASK;
 use crate::links::resolve::Target;
 use crate::logging::mask_passwords;
 use crate::registry::{self, Record, Registry, Resource};
-
-/// What a hidden value is shown as.
-pub const MASK: &str = "***";
 
 /// One record, in full.
 #[derive(Debug, Clone, Serialize)]
