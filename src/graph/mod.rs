@@ -328,11 +328,14 @@ impl Builder {
                 if !self.replicas.contains_key(rec.id.as_str()) {
                     self.replicas.insert(rec.id.to_string(), i);
                     let slot = index.map_or("?".to_string(), |n| n.to_string());
-                    self.graph.nodes[i].lines.push(format!(
-                        "{service}-{slot}  {}  {}",
-                        rec.name,
-                        detail(rec)
-                    ));
+                    // A replica without a name of its own answers to its hostname,
+                    // most often its short id: shown once.
+                    let line = if rec.name.as_str() == rec.id.short() {
+                        format!("{service}-{slot}  {}", detail(rec))
+                    } else {
+                        format!("{service}-{slot}  {}  {}", rec.name, detail(rec))
+                    };
+                    self.graph.nodes[i].lines.push(line);
                 }
                 i
             }

@@ -10,6 +10,7 @@
 //!   linker's hosts file, a linker in a user namespace (podman);
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
+//! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
 //! - `harness::*`: smoke tests of the test kit itself.
 //!
 //! A case whose prerequisites (root, tools on PATH) are missing is reported
@@ -18,6 +19,7 @@
 //! `--list`, `--test-threads N`). Each case prints `TIME <case>: <s>` to
 //! stderr.
 
+mod graph;
 mod harness;
 mod hostile;
 mod links;
@@ -85,6 +87,11 @@ fn cases() -> Vec<Case> {
             "hostile::an_id_with_a_newline_is_refused_on_crun",
             &["crun", "runc"],
             hostile::an_id_with_a_newline_is_refused_on_crun,
+        ),
+        case(
+            "graph::a_running_topology_with_a_broken_link",
+            podman,
+            graph::a_running_topology_with_a_broken_link,
         ),
         case(
             "harness::podman_runs_busybox",
