@@ -226,6 +226,25 @@ fn inspect_shows_both_directions_and_masks_env_unless_asked() {
     assert_eq!(pg["url"], "postgres://app:***@192.0.2.10:5432/appdb");
     assert_eq!(pg["linked_by"][0]["name"], "proxy");
 
+    // A second db, in another scope: the name alone is ambiguous.
+    let mut other = live("e0e0e0e0e0e0e0e0", "db", "10.89.0.5", "5432", "");
+    other.scope = Name::parse("t", "shop").unwrap();
+    testkit::register(&t.fx.state, &other);
+    let out = t.cmd(&["inspect", "db"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--scope") && err.contains("shop"), "{err}");
+    let shop: serde_json::Value =
+        serde_json::from_str(&t.stdout(&["inspect", "db", "--scope", "shop", "--json"])).unwrap();
+    assert_eq!(shop["id"], "e0e0e0e0e0e0e0e0");
+    assert_eq!(shop["scope"], "shop");
+    let graph = t.stdout(&["graph", "--scope", "shop"]);
+    assert!(
+        graph.starts_with("scope shop:\n  db (container)\n"),
+        "{graph}"
+    );
+    assert!(!graph.contains("proxy"), "only shop: {graph}");
+
     let out = t.cmd(&["inspect", "nosuch"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"nosuch\""));

@@ -41,12 +41,12 @@ pub fn render(g: &Graph) -> String {
             "  subgraph cluster_{c} {{\n    label=\"scope {}\";\n    style=\"rounded,dashed\";\n    color=\"#9aa0a6\";\n",
             quote(s)
         ));
-        for i in (0..g.nodes.len()).filter(|&i| g.nodes[i].scope.as_deref() == Some(s)) {
+        for i in (0..g.nodes.len()).filter(|&i| g.cluster(i) == Some(*s)) {
             out.push_str(&node(i, "    "));
         }
         out.push_str("  }\n");
     }
-    for i in (0..g.nodes.len()).filter(|&i| g.nodes[i].scope.is_none()) {
+    for i in (0..g.nodes.len()).filter(|&i| g.cluster(i).is_none()) {
         out.push_str(&node(i, "  "));
     }
     for e in &g.edges {

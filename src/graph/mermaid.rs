@@ -43,12 +43,12 @@ pub fn render(g: &Graph) -> String {
     };
     for (c, s) in g.scopes().iter().enumerate() {
         out.push_str(&format!("  subgraph scope{c} [\"scope {}\"]\n", quote(s)));
-        for i in (0..g.nodes.len()).filter(|&i| g.nodes[i].scope.as_deref() == Some(s)) {
+        for i in (0..g.nodes.len()).filter(|&i| g.cluster(i) == Some(*s)) {
             out.push_str(&node(i, "    "));
         }
         out.push_str("  end\n");
     }
-    for i in (0..g.nodes.len()).filter(|&i| g.nodes[i].scope.is_none()) {
+    for i in (0..g.nodes.len()).filter(|&i| g.cluster(i).is_none()) {
         out.push_str(&node(i, "  "));
     }
     let mut broken = Vec::new();

@@ -118,6 +118,12 @@ impl Graph {
         s
     }
 
+    /// The cluster node `i` is drawn in: its scope, when scopes are drawn.
+    pub fn cluster(&self, i: usize) -> Option<&str> {
+        let scope = self.nodes[i].scope.as_deref()?;
+        self.scopes().contains(&scope).then_some(scope)
+    }
+
     /// The part of the graph about `scope`: its nodes, and the nodes and
     /// links that connect them to others (targets elsewhere, resources,
     /// linkers from other scopes).
@@ -366,7 +372,8 @@ impl Builder {
         i
     }
 
-    /// Nodes in order (scope, name, kind), services' replicas by index;
+    /// Nodes in order (scope, name, kind; no scope last), services'
+    /// replicas by index;
     /// edges renumbered and in order.
     fn finish(mut self) -> Graph {
         let g = &mut self.graph;
@@ -376,7 +383,9 @@ impl Builder {
         let mut order: Vec<usize> = (0..g.nodes.len()).collect();
         order.sort_by(|&a, &b| {
             let (x, y) = (&g.nodes[a], &g.nodes[b]);
-            (&x.scope, &x.name, x.kind).cmp(&(&y.scope, &y.name, y.kind))
+            // What is in no scope (resources) last.
+            let key = |n: &Node| (n.scope.is_none(), n.scope.clone(), n.name.clone(), n.kind);
+            key(x).cmp(&key(y))
         });
         let mut new_of = vec![0; order.len()];
         for (new, &old) in order.iter().enumerate() {
@@ -448,6 +457,67 @@ mod tests {
             links: crate::links::annotation::parse_links(links).unwrap(),
             ..Record::new(id, Name::parse("t", name).unwrap())
         }
+    }
+
+    #[test]
+    fn scopes_are_clusters_only_when_there_is_more_than_the_default() {
+        let mut a = rec("a1", "api", "db shop/db:shopdb");
+        a.scope = Name::parse("t", "team").unwrap();
+        let db = rec("d1", "db", "");
+        let ok = |r: &Record, l: &str| LinkState {
+            request: LinkRequest::parse(l).unwrap(),
+            target: Ok(Target::Container(r.clone())),
+        };
+        let missing = LinkState {
+            request: LinkRequest::parse("shop/db:shopdb").unwrap(),
+            target: Err("gone".into()),
+        };
+        let only_default = from_parts(std::slice::from_ref(&db), &[], &[vec![]]);
+        assert!(only_default.scopes().is_empty());
+        assert!(!dot::render(&only_default).contains("subgraph"));
+
+        let g = from_parts(
+            &[a.clone(), db.clone()],
+            &[],
+            &[vec![ok(&db, "db"), missing], vec![]],
+        );
+        assert_eq!(g.scopes(), vec!["default", "shop", "team"]);
+        let dot = dot::render(&g);
+        for (c, scope) in ["default", "shop", "team"].iter().enumerate() {
+            assert!(
+                dot.contains(&format!(
+                    "subgraph cluster_{c} {{\n    label=\"scope {scope}\""
+                )),
+                "{dot}"
+            );
+        }
+        let missing = g
+            .nodes
+            .iter()
+            .position(|n| n.kind == Kind::Missing)
+            .unwrap();
+        assert_eq!(
+            g.cluster(missing),
+            Some("shop"),
+            "a missing target is in the scope it was looked up in"
+        );
+        let team = g.of_scope("team");
+        let names: Vec<&str> = team.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["db", "db", "api"],
+            "team's node and what it links to"
+        );
+        assert_eq!(team.edges.len(), 2);
+        assert!(g.of_scope("nosuch").nodes.is_empty());
+        let svg = svg::builtin(&g);
+        assert_eq!(svg.matches("<g class=\"scope\">").count(), 3, "{svg}");
+        assert!(mermaid::render(&g).contains("subgraph scope2 [\"scope team\"]"));
+        assert!(
+            text::render(&g).contains("scope team:\n  api (container)\n"),
+            "{}",
+            text::render(&g)
+        );
     }
 
     #[test]

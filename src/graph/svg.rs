@@ -83,12 +83,9 @@ fn size(n: &super::Node) -> Size {
 pub fn builtin(g: &Graph) -> String {
     let scopes = g.scopes();
     let sizes: Vec<Size> = g.nodes.iter().map(size).collect();
-    let groups: Vec<Option<usize>> = g
-        .nodes
-        .iter()
-        .map(|n| {
-            n.scope
-                .as_deref()
+    let groups: Vec<Option<usize>> = (0..g.nodes.len())
+        .map(|i| {
+            g.cluster(i)
                 .and_then(|s| scopes.iter().position(|x| *x == s))
         })
         .collect();

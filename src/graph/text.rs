@@ -6,24 +6,25 @@ use super::{Graph, Kind};
 /// Render `g` as text.
 pub fn render(g: &Graph) -> String {
     let mut out = String::new();
-    let scopes = g.scopes();
-    let groups: Vec<Option<&str>> = if scopes.is_empty() {
-        vec![None]
-    } else {
-        scopes.into_iter().map(Some).collect()
-    };
+    // Each scope under its heading, then what is in none (resources).
+    let mut groups: Vec<Option<&str>> = g.scopes().into_iter().map(Some).collect();
+    groups.push(None);
     let mut first = true;
     for scope in groups {
         let indent = if scope.is_some() { "  " } else { "" };
         if let Some(s) = scope {
-            out.push_str(&format!("scope {s}\n"));
+            if !first {
+                out.push('\n');
+            }
+            first = false;
+            out.push_str(&format!("scope {s}:\n"));
         }
         for (i, n) in g.nodes.iter().enumerate() {
             // A missing target shows as the broken links that lead to it.
-            if n.kind == Kind::Missing || n.scope.as_deref() != scope {
+            if n.kind == Kind::Missing || g.cluster(i) != scope {
                 continue;
             }
-            if !first && scope.is_none() {
+            if !first && !out.ends_with(":\n") {
                 out.push('\n');
             }
             first = false;

@@ -261,19 +261,28 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(reg.reserve(&web, &n("b"), "tok-b").unwrap(), 2);
-        assert_eq!(reg.peek_index(&web, &n("c"), "tok-c").unwrap(), 3);
+        assert_eq!(reg.reserve(&dflt(), &web, &n("b"), "tok-b").unwrap(), 2);
+        assert_eq!(reg.peek_index(&dflt(), &web, &n("c"), "tok-c").unwrap(), 3);
         assert_eq!(
-            reg.peek_index(&web, &n("c"), "tok-c").unwrap(),
+            reg.peek_index(&dflt(), &web, &n("c"), "tok-c").unwrap(),
             3,
             "nothing reserved"
         );
         assert_eq!(
-            reg.peek_index(&web, &n("b"), "tok-b").unwrap(),
+            reg.peek_index(&dflt(), &web, &n("b"), "tok-b").unwrap(),
             2,
             "its own slot"
         );
-        assert_eq!(reg.reserve(&web, &n("c"), "tok-c").unwrap(), 3, "as peeked");
+        assert_eq!(
+            reg.peek_index(&n("other"), &web, &n("c"), "tok-c").unwrap(),
+            1,
+            "another scope's service of that name is another service"
+        );
+        assert_eq!(
+            reg.reserve(&dflt(), &web, &n("c"), "tok-c").unwrap(),
+            3,
+            "as peeked"
+        );
     }
 
     #[test]
