@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end on real podman: a "mysql_server" container and a
 # "webapp" container linked to it as "db". Prints what the linker sees: its
-# link variables, its /etc/hosts, and a fetch from the target by its alias.
+# link variables, its /etc/hosts, and a fetch from the target by its alias;
+# then a larger topology drawn by `linkshim graph`, before and after its
+# target stops.
 # As root on Debian; installs what is missing. Leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +69,31 @@ if "${podman_[@]}" run --rm --annotation io.linkshim.name=broken \
 fi
 tail -n 1 "$work/state/linkshim.log"
 
-echo "== podman stop mysql_server; linkshim ls"
+echo "== linkshim graph: a service of two replicas linked to mysql_server, a proxy"
+echo "   linked to the service, to a URL target and to a resource"
+ls_=("$bin" --state-dir "$work/state" --persist-dir "$work/persist")
+"${ls_[@]}" resource add pg --url 'postgres://app:secret@192.0.2.10:5432/appdb'
+for i in 1 2; do
+    "${podman_[@]}" run -d --name "web$i" --annotation io.linkshim.service=web \
+        --annotation io.linkshim.expose=80 --annotation io.linkshim.links=mysql_server:db \
+        --rootfs "$rootfs" httpd -f -p 80 -h /www >/dev/null
+done
+"${podman_[@]}" run -d --name cache --annotation io.linkshim.name=cache \
+    --annotation io.linkshim.expose=6379 --annotation 'io.linkshim.url=redis://:secret@:6379/0' \
+    --rootfs "$rootfs" httpd -f -p 6379 -h /www >/dev/null
+"${podman_[@]}" run -d --name proxy --annotation io.linkshim.name=proxy \
+    --annotation io.linkshim.expose=443 --annotation 'io.linkshim.links=web cache:kv+convox pg' \
+    --rootfs "$rootfs" httpd -f -p 443 -h /www >/dev/null
+"${ls_[@]}" graph
+echo "== linkshim inspect proxy"
+"${ls_[@]}" inspect proxy
+
+echo "== podman stop mysql_server; linkshim ls; linkshim graph (the replicas' link is broken)"
 "${podman_[@]}" stop -t 0 mysql_server >/dev/null
 "$bin" --state-dir "$work/state" ls
+"${ls_[@]}" graph
+# The picture in the README: LINKSHIM_DEMO_SVG=docs/graph.svg scripts/demo.sh
+if [ -n "${LINKSHIM_DEMO_SVG:-}" ]; then
+    "${ls_[@]}" graph --format svg --layout builtin > "$LINKSHIM_DEMO_SVG"
+    echo "== the graph as SVG: $LINKSHIM_DEMO_SVG"
+fi
