@@ -14,9 +14,9 @@ use std::collections::HashSet;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::commands::mask::MASK;
 use crate::links::resolve::{Resolved, Target};
 use crate::logging::mask_passwords;
+use crate::mask::MASK;
 use crate::model::Family;
 use crate::oci::config::Config;
 use crate::prepare::{self, Context, Mode, Plan};

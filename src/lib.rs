@@ -12,6 +12,7 @@ pub mod hook;
 pub mod hosts_file;
 pub mod links;
 pub mod logging;
+pub mod mask;
 pub mod model;
 pub mod modify;
 pub mod netns;

@@ -22,7 +22,7 @@ pub fn run(
     if json {
         let mut list = serde_json::to_value(&records)?;
         if !show_env {
-            super::mask::records(&mut list);
+            crate::mask::records(&mut list);
         }
         serde_json::to_writer_pretty(&mut *out, &list)?;
         writeln!(out)?;

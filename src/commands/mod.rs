@@ -6,5 +6,4 @@ pub mod gc;
 pub mod graph;
 pub mod inspect;
 pub mod ls;
-pub mod mask;
 pub mod resource;

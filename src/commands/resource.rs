@@ -88,7 +88,7 @@ pub fn run(
                     .map(|(r, kept)| serde_json::json!({"name": r.name, "url": r.url, "env": r.env, "addrs": r.addrs, "kept": kept}))
                     .collect();
                 if !show_env {
-                    crate::commands::mask::records(&mut v);
+                    crate::mask::records(&mut v);
                 }
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;

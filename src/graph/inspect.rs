@@ -8,9 +8,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{LinkState, all_resources, link_states};
-use crate::commands::mask::MASK;
 use crate::links::resolve::Target;
 use crate::logging::mask_passwords;
+use crate::mask::MASK;
 use crate::registry::{self, Record, Registry, Resource};
 
 /// One record, in full.
