@@ -233,7 +233,11 @@ fn wrapper(
     args: Vec<OsString>,
 ) -> ExitCode {
     let old_umask = private_umask();
-    let inv = runtime::scan_args(&args);
+    // A command line that cannot be read safely fails below, once logging is set up.
+    let (inv, unreadable) = match runtime::scan_args(&args) {
+        Ok(inv) => (inv, None),
+        Err(e) => (runtime::Invocation::default(), Some(e)),
+    };
     let (dirs, broken) = Dirs::load(state_flag.as_deref(), persist_flag.as_deref());
     linkshim::registry::set_lock_budget(dirs.file.lock_timeout());
     let sub = inv.subcommand.as_deref().unwrap_or("(none)");
@@ -262,6 +266,10 @@ fn wrapper(
         warn!("{e:#} (ignored for {sub})");
     }
     let prepared = (|| {
+        if let Some(e) = unreadable {
+            return Err(e.into());
+        }
+        runtime::check_not_looping()?;
         let exe = self_exe()?;
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
         runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe, dirs.share_env())?;

@@ -2,31 +2,35 @@
 //!
 //! The wrapper never rejects a flag it does not know: it only looks for the
 //! subcommand, the bundle, the container id and the log options, and passes
-//! the arguments on untouched.
+//! the arguments on untouched. runc parses its flags with Go's `flag`
+//! package, which takes `-root DIR` as well as `--root DIR` (and `=value`
+//! forms of both); crun takes the long forms and argp's short ones. A known
+//! flag that needs a value and has none is an error: guessing would make
+//! the wrapper edit some other `config.json`.
 
 use std::path::PathBuf;
 
-/// Global flags of runc and crun that take a value as the next argument.
+/// Global flags of runc and crun that take a value, without their dashes.
 const GLOBAL_WITH_VALUE: &[&str] = &[
-    "--log-level",
-    "--root",
-    "--log",
-    "--log-format",
-    "--criu",
-    "--rootless",
-    "--cgroup-manager",
+    "log-level",
+    "root",
+    "log",
+    "log-format",
+    "criu",
+    "rootless",
+    "cgroup-manager",
 ];
 
-/// Flags of `create` and `run` that take a value as the next argument.
+/// Flags of `create` and `run` that take a value, without their dashes.
 const COMMAND_WITH_VALUE: &[&str] = &[
-    "--bundle",
-    "-b",
-    "--console-socket",
-    "--pid-file",
-    "--preserve-fds",
-    "--pidfd-socket",
-    "--config",
-    "-f",
+    "bundle",
+    "b",
+    "console-socket",
+    "pid-file",
+    "preserve-fds",
+    "pidfd-socket",
+    "config",
+    "f",
 ];
 
 /// What the wrapper needs to know of a runtime invocation.
@@ -53,44 +57,83 @@ impl Invocation {
     }
 }
 
-/// `--flag=value` or `--flag value`: the value of `flag` at `args[*i]`, if it is that flag.
-fn value_of(args: &[String], i: &mut usize, flag: &str) -> Option<Option<String>> {
-    let a = &args[*i];
-    if a == flag {
-        *i += 1;
-        return Some(args.get(*i).cloned());
+/// A command line the wrapper cannot read safely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("runtime argument {flag}: needs a value and has none")]
+    MissingValue { flag: String },
+}
+
+/// One argument taken apart: `--name=value`, `-name value`, `-n`.
+struct Flag<'a> {
+    /// The name without its dashes.
+    name: &'a str,
+    /// The value glued with `=`, if any.
+    inline: Option<&'a str>,
+}
+
+/// `arg` as a flag, or None for a positional (`-` alone is one too).
+fn flag(arg: &str) -> Option<Flag<'_>> {
+    let body = arg
+        .strip_prefix("--")
+        .or_else(|| arg.strip_prefix('-'))
+        .filter(|b| !b.is_empty())?;
+    Some(match body.split_once('=') {
+        Some((name, value)) => Flag {
+            name,
+            inline: Some(value),
+        },
+        None => Flag {
+            name: body,
+            inline: None,
+        },
+    })
+}
+
+/// The value of the flag at `args[*i]`: glued, else the next argument
+/// (then `*i` moves past it). A missing one is an error.
+fn value(args: &[String], i: &mut usize, f: &Flag<'_>) -> Result<String, Error> {
+    if let Some(v) = f.inline {
+        return Ok(v.to_string());
     }
-    a.strip_prefix(flag)
-        .and_then(|rest| rest.strip_prefix('='))
-        .map(|v| Some(v.to_string()))
+    *i += 1;
+    args.get(*i).cloned().ok_or_else(|| Error::MissingValue {
+        flag: args[*i - 1].clone(),
+    })
 }
 
 /// Scan `args` (without argv\[0\]).
-pub fn scan(args: &[String]) -> Invocation {
+pub fn scan(args: &[String]) -> Result<Invocation, Error> {
     let mut inv = Invocation::default();
     let mut i = 0;
     // Global flags up to the subcommand.
     while i < args.len() {
-        let a = &args[i];
-        if !a.starts_with('-') {
-            inv.subcommand = Some(a.clone());
+        let Some(f) = flag(&args[i]) else {
+            inv.subcommand = Some(args[i].clone());
             i += 1;
             break;
-        }
-        if let Some(v) = value_of(args, &mut i, "--log") {
-            inv.log = v.map(PathBuf::from);
-        } else if let Some(v) = value_of(args, &mut i, "--log-format") {
-            inv.log_format = v;
-        } else if let Some(v) = value_of(args, &mut i, "--log-level") {
-            inv.log_level = v;
-        } else if a == "--debug" {
-            inv.debug = true;
-        } else if let Some(v) = value_of(args, &mut i, "--root") {
-            inv.root = v.map(PathBuf::from);
-        } else if GLOBAL_WITH_VALUE.contains(&a.as_str()) {
-            i += 1;
+        };
+        if f.name.is_empty() {
+            // `--` or `-=`: nothing linkshim knows; the runtime decides.
+        } else if f.name == "debug" {
+            // A boolean: Go's flag package also takes `-debug=false`.
+            inv.debug = f.inline.is_none_or(|v| !matches!(v, "false" | "0"));
+        } else if GLOBAL_WITH_VALUE.contains(&f.name) {
+            let v = value(args, &mut i, &f)?;
+            match f.name {
+                "log" => inv.log = Some(PathBuf::from(v)),
+                "log-format" => inv.log_format = Some(v),
+                "log-level" => inv.log_level = Some(v),
+                "root" => inv.root = Some(PathBuf::from(v)),
+                _ => {}
+            }
         }
         i += 1;
+    }
+    if !inv.creates() {
+        // Other subcommands have flags of their own (`ps -f FORMAT`):
+        // linkshim needs nothing from them.
+        return Ok(inv);
     }
     // The subcommand's own flags and positionals: the id is the last positional.
     let mut positionals = Vec::new();
@@ -100,52 +143,63 @@ pub fn scan(args: &[String]) -> Invocation {
             positionals.extend(args[i + 1..].iter().cloned());
             break;
         }
-        if let Some(v) = value_of(args, &mut i, "--bundle")
-            .or_else(|| value_of(args, &mut i, "-bundle"))
-            .or_else(|| value_of(args, &mut i, "-b"))
-        {
-            inv.bundle = v.map(PathBuf::from);
-        } else if let Some(glued) = a
-            .strip_prefix("-b")
-            .filter(|v| v.starts_with('/') || v.starts_with('.'))
-        {
-            inv.bundle = Some(PathBuf::from(glued));
-        } else if let Some(v) =
-            value_of(args, &mut i, "--config").or_else(|| value_of(args, &mut i, "-f"))
-        {
-            inv.config = v.map(PathBuf::from);
-        } else if COMMAND_WITH_VALUE.contains(&a.as_str()) {
-            i += 1;
-        } else if !a.starts_with('-') {
-            positionals.push(a.clone());
+        match flag(a) {
+            None => positionals.push(a.clone()),
+            // argp's glued short form, `-b/path` (crun).
+            Some(_) if glued_bundle(a).is_some() => {
+                inv.bundle = glued_bundle(a).map(PathBuf::from);
+            }
+            Some(f) if COMMAND_WITH_VALUE.contains(&f.name) => {
+                let v = value(args, &mut i, &f)?;
+                match f.name {
+                    "bundle" | "b" => inv.bundle = Some(PathBuf::from(v)),
+                    "config" | "f" => inv.config = Some(PathBuf::from(v)),
+                    _ => {}
+                }
+            }
+            Some(_) => {}
         }
         i += 1;
     }
     inv.id = positionals.pop();
-    inv
+    Ok(inv)
+}
+
+/// The path of `-b/path` or `-b./path`: argp glues a short flag's value.
+fn glued_bundle(arg: &str) -> Option<&str> {
+    arg.strip_prefix("-b")
+        .filter(|v| v.starts_with('/') || v.starts_with('.'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|a| a.to_string()).collect()
     }
 
+    /// What a case expects of the scan.
+    #[derive(Default)]
+    struct Want {
+        sub: Option<&'static str>,
+        bundle: Option<&'static str>,
+        config: Option<&'static str>,
+        id: Option<&'static str>,
+        log: Option<&'static str>,
+        log_format: Option<&'static str>,
+        log_level: Option<&'static str>,
+        debug: bool,
+        root: Option<&'static str>,
+    }
+
     #[test]
     fn scans() {
-        struct Case {
-            desc: &'static str,
-            args: &'static [&'static str],
-            sub: Option<&'static str>,
-            bundle: Option<&'static str>,
-            id: Option<&'static str>,
-        }
-        let cases = [
-            Case {
-                desc: "podman's create",
-                args: &[
+        let cases: &[(&str, &[&str], Want)] = &[
+            (
+                "podman's create",
+                &[
                     "--root",
                     "/run/runc",
                     "--log",
@@ -162,82 +216,249 @@ mod tests {
                     "/s",
                     "abc",
                 ],
-                sub: Some("create"),
-                bundle: Some("/b"),
-                id: Some("abc"),
-            },
-            Case {
-                desc: "runc run with -b and =",
-                args: &["run", "-d", "--bundle=/b2", "ctr"],
-                sub: Some("run"),
-                bundle: Some("/b2"),
-                id: Some("ctr"),
-            },
-            Case {
-                desc: "short -b",
-                args: &["--debug", "run", "-b", "/b3", "--no-pivot", "x"],
-                sub: Some("run"),
-                bundle: Some("/b3"),
-                id: Some("x"),
-            },
-            Case {
-                desc: "no bundle: the current directory",
-                args: &["create", "id1"],
-                sub: Some("create"),
-                bundle: None,
-                id: Some("id1"),
-            },
-            Case {
-                desc: "unknown global flag with = does not eat the subcommand",
-                args: &["--new-flag=1", "delete", "id2"],
-                sub: Some("delete"),
-                bundle: None,
-                id: Some("id2"),
-            },
-            Case {
-                desc: "--version",
-                args: &["--version"],
-                sub: None,
-                bundle: None,
-                id: None,
-            },
+                Want {
+                    sub: Some("create"),
+                    bundle: Some("/b"),
+                    id: Some("abc"),
+                    log: Some("/x/log.json"),
+                    log_format: Some("json"),
+                    root: Some("/run/runc"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "runc run with --bundle=",
+                &["run", "-d", "--bundle=/b2", "ctr"],
+                Want {
+                    sub: Some("run"),
+                    bundle: Some("/b2"),
+                    id: Some("ctr"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "short -b after a boolean global flag",
+                &["--debug", "run", "-b", "/b3", "--no-pivot", "x"],
+                Want {
+                    sub: Some("run"),
+                    bundle: Some("/b3"),
+                    id: Some("x"),
+                    debug: true,
+                    ..Want::default()
+                },
+            ),
+            (
+                "no bundle: the current directory",
+                &["create", "id1"],
+                Want {
+                    sub: Some("create"),
+                    id: Some("id1"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "unknown global flag with = does not eat the subcommand",
+                &["--new-flag=1", "delete", "id2"],
+                Want {
+                    sub: Some("delete"),
+                    ..Want::default()
+                },
+            ),
+            ("--version alone", &["--version"], Want::default()),
+            (
+                "crun's glued -b and -f",
+                &[
+                    "--log-level",
+                    "debug",
+                    "create",
+                    "-b/b4",
+                    "-f",
+                    "other.json",
+                    "y",
+                ],
+                Want {
+                    sub: Some("create"),
+                    bundle: Some("/b4"),
+                    config: Some("other.json"),
+                    id: Some("y"),
+                    log_level: Some("debug"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "runc's single-dash -bundle",
+                &["run", "-bundle", "/b5", "z"],
+                Want {
+                    sub: Some("run"),
+                    bundle: Some("/b5"),
+                    id: Some("z"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "--log-format= glued, --log apart",
+                &["--log", "/l", "--log-format=json", "create", "x"],
+                Want {
+                    sub: Some("create"),
+                    id: Some("x"),
+                    log: Some("/l"),
+                    log_format: Some("json"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "runc's single-dash globals: -root DIR must not become the subcommand",
+                &[
+                    "-root",
+                    "/r",
+                    "-log",
+                    "/l",
+                    "-log-format",
+                    "json",
+                    "-debug",
+                    "-systemd-cgroup",
+                    "create",
+                    "-bundle",
+                    "/b6",
+                    "-pid-file",
+                    "/p",
+                    "c6",
+                ],
+                Want {
+                    sub: Some("create"),
+                    bundle: Some("/b6"),
+                    id: Some("c6"),
+                    log: Some("/l"),
+                    log_format: Some("json"),
+                    root: Some("/r"),
+                    debug: true,
+                    ..Want::default()
+                },
+            ),
+            (
+                "runc's single-dash globals with =",
+                &[
+                    "-debug=false",
+                    "-log-level=warn",
+                    "-root=/r",
+                    "-log=/l",
+                    "-log-format=text",
+                    "run",
+                    "-bundle=/b7",
+                    "-console-socket=/s",
+                    "c7",
+                ],
+                Want {
+                    sub: Some("run"),
+                    bundle: Some("/b7"),
+                    id: Some("c7"),
+                    log: Some("/l"),
+                    log_format: Some("text"),
+                    log_level: Some("warn"),
+                    root: Some("/r"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "a flag value that looks like a subcommand is still a value",
+                &[
+                    "-criu",
+                    "create",
+                    "-rootless",
+                    "true",
+                    "run",
+                    "-b",
+                    "run",
+                    "create",
+                ],
+                Want {
+                    sub: Some("run"),
+                    bundle: Some("run"),
+                    id: Some("create"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "everything after -- is positional",
+                &["create", "--", "--bundle", "c8"],
+                Want {
+                    sub: Some("create"),
+                    id: Some("c8"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "another subcommand's own flags are not read (ps -f FORMAT)",
+                &["ps", "-f", "json", "c9"],
+                Want {
+                    sub: Some("ps"),
+                    ..Want::default()
+                },
+            ),
+            (
+                "a dangling flag of another subcommand is the runtime's business",
+                &["-root", "/r", "exec", "c10", "-p"],
+                Want {
+                    sub: Some("exec"),
+                    root: Some("/r"),
+                    ..Want::default()
+                },
+            ),
         ];
-        for c in cases {
-            let inv = scan(&s(c.args));
-            assert_eq!(inv.subcommand.as_deref(), c.sub, "{}", c.desc);
+        for (desc, args, want) in cases {
+            let inv = scan(&s(args)).unwrap_or_else(|e| panic!("{desc}: {e}"));
+            assert_eq!(inv.subcommand.as_deref(), want.sub, "{desc}: subcommand");
             assert_eq!(
                 inv.bundle.as_deref(),
-                c.bundle.map(std::path::Path::new),
-                "{}",
-                c.desc
+                want.bundle.map(Path::new),
+                "{desc}: bundle"
             );
-            assert_eq!(inv.id.as_deref(), c.id, "{}", c.desc);
+            assert_eq!(
+                inv.config.as_deref(),
+                want.config.map(Path::new),
+                "{desc}: config"
+            );
+            assert_eq!(inv.id.as_deref(), want.id, "{desc}: id");
+            assert_eq!(inv.log.as_deref(), want.log.map(Path::new), "{desc}: log");
+            assert_eq!(
+                inv.log_format.as_deref(),
+                want.log_format,
+                "{desc}: log format"
+            );
+            assert_eq!(
+                inv.root.as_deref(),
+                want.root.map(Path::new),
+                "{desc}: root"
+            );
         }
-        let inv = scan(&s(&[
-            "--log-level",
-            "debug",
-            "create",
-            "-b/b4",
-            "-f",
-            "other.json",
-            "y",
-        ]));
-        assert_eq!(inv.subcommand.as_deref(), Some("create"));
-        assert_eq!(inv.log_level.as_deref(), Some("debug"));
-        assert_eq!(inv.bundle.as_deref(), Some(std::path::Path::new("/b4")));
-        assert_eq!(
-            inv.config.as_deref(),
-            Some(std::path::Path::new("other.json"))
-        );
-        assert_eq!(inv.id.as_deref(), Some("y"));
-        let inv = scan(&s(&["run", "-bundle", "/b5", "z"]));
-        assert_eq!(inv.bundle.as_deref(), Some(std::path::Path::new("/b5")));
-        let inv = scan(&s(&["--log", "/l", "--log-format=json", "create", "x"]));
-        assert_eq!(inv.log.as_deref(), Some(std::path::Path::new("/l")));
-        assert_eq!(inv.log_format.as_deref(), Some("json"));
-        assert!(inv.creates());
-        assert!(!inv.debug);
-        assert!(scan(&s(&["--debug", "run", "x"])).debug);
-        assert!(!scan(&s(&["start", "x"])).creates());
+        assert!(scan(&s(&["create", "x"])).unwrap().creates());
+        assert!(scan(&s(&["run", "x"])).unwrap().creates());
+        assert!(!scan(&s(&["start", "x"])).unwrap().creates());
+    }
+
+    #[test]
+    fn a_flag_without_its_value_is_an_error() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("--bundle last", &["create", "c1", "--bundle"], "--bundle"),
+            ("-b last", &["run", "-d", "c1", "-b"], "-b"),
+            ("runc's -bundle last", &["create", "-bundle"], "-bundle"),
+            ("crun's -f last", &["create", "-b", "/b", "c1", "-f"], "-f"),
+            ("--log last, before any subcommand", &["--log"], "--log"),
+            ("-root last", &["-debug", "-root"], "-root"),
+            (
+                "--log-format last",
+                &["--log", "/l", "--log-format"],
+                "--log-format",
+            ),
+        ];
+        for (desc, args, flag) in cases {
+            assert_eq!(
+                scan(&s(args)),
+                Err(Error::MissingValue {
+                    flag: flag.to_string()
+                }),
+                "{desc}"
+            );
+        }
     }
 }

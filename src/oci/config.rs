@@ -37,6 +37,8 @@ pub enum Error {
     Symlink { path: PathBuf },
     #[error("{path}: is larger than the {MAX_CONFIG} bytes linkshim reads")]
     TooLarge { path: PathBuf },
+    #[error("{path}: not a regular file; a bundle's config must be one")]
+    NotRegular { path: PathBuf },
 }
 
 /// The text of `path`, at most [`MAX_CONFIG`] bytes (a larger file is an
@@ -146,6 +148,43 @@ impl Config {
     /// Read `path`.
     pub fn read(path: &Path) -> Result<Config, Error> {
         Config::parse(&read_bounded(path)?, path)
+    }
+
+    /// The text of a bundle's config at `path`, which must be a regular
+    /// file and not a symlink, at most [`MAX_CONFIG`] bytes. Opened without blocking (a FIFO there must
+    /// not hang the start) and checked on the open file itself.
+    pub fn read_regular(path: &Path) -> Result<String, Error> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::Symlink {
+                    path: path.to_path_buf(),
+                },
+                _ => io(e),
+            })?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(Error::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut text = String::new();
+        file.take(MAX_CONFIG + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_CONFIG {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(text)
     }
 
     /// The config as JSON text.
