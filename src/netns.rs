@@ -19,6 +19,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "network namespace {path}: not a namespace file (a bind-mounted netns or /proc/PID/ns/net)"
+    )]
+    NotNamespace { path: PathBuf },
     #[error("network namespace {path}: cannot enter")]
     Enter {
         path: PathBuf,
@@ -38,10 +42,7 @@ pub enum Error {
 /// IPv6; loopback and link-local addresses left out.
 pub fn addresses(path: &Path) -> Result<Vec<IpAddr>, Error> {
     use std::os::fd::AsFd;
-    let file = File::open(path).map_err(|source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = open(path)?;
     let owned = path.to_path_buf();
     let listed = std::thread::scope(|s| {
         s.spawn(|| -> Result<Vec<IpAddr>, Error> {
@@ -61,6 +62,36 @@ pub fn addresses(path: &Path) -> Result<Vec<IpAddr>, Error> {
         .expect("the namespace thread does not panic")
     })?;
     Ok(reachable(listed))
+}
+
+/// Open the namespace file at `path` without ever blocking: the path comes
+/// from the container's config, and a FIFO there would hang the hook. Only
+/// a regular file (what nsfs files look like to `stat`) is opened, and the
+/// open file must be on nsfs.
+pub fn open(path: &Path) -> Result<File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open_err = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not_ns = || Error::NotNamespace {
+        path: path.to_path_buf(),
+    };
+    // `/proc/PID/ns/net` is a symlink the kernel resolves: it is followed.
+    if !std::fs::metadata(path).map_err(open_err)?.is_file() {
+        return Err(not_ns());
+    }
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(open_err)?;
+    let on_nsfs = nix::sys::statfs::fstatfs(&file)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC);
+    if !on_nsfs {
+        return Err(not_ns());
+    }
+    Ok(file)
 }
 
 fn sockaddr_ip(a: &nix::sys::socket::SockaddrStorage) -> Option<IpAddr> {
@@ -93,4 +124,41 @@ pub fn reachable(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_namespace_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let regular = dir.path().join("regular");
+        std::fs::write(&regular, "x").unwrap();
+        // Run where a hang is seen: a blocked open would never answer.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let paths = [fifo, regular, dir.path().to_path_buf()];
+        std::thread::spawn(move || {
+            for p in paths {
+                tx.send((p.clone(), open(&p).map(|_| ()))).unwrap();
+            }
+        });
+        for _ in 0..3 {
+            let (p, got) = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("opening a namespace path must not block");
+            assert!(
+                matches!(got, Err(Error::NotNamespace { .. })),
+                "{}: {got:?}",
+                p.display()
+            );
+        }
+        assert!(open(Path::new("/proc/self/ns/net")).is_ok());
+        assert!(matches!(
+            open(Path::new("/nonexistent/netns")),
+            Err(Error::Open { .. })
+        ));
+    }
 }
