@@ -18,6 +18,7 @@ pub mod modify;
 pub mod netns;
 pub mod oci;
 pub mod prepare;
+pub mod privilege;
 pub mod refresh;
 pub mod registry;
 pub mod render;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use caps::Capability;
 use log::{debug, warn};
 
 use crate::links::annotation;
@@ -12,6 +13,7 @@ use crate::model::share::{self, Policy};
 use crate::modify;
 use crate::netns;
 use crate::oci::{config::Config, state::State};
+use crate::privilege;
 use crate::registry::{self, Record, Registry};
 
 /// Run the poststart stage on the state read from stdin; `policy` is the
@@ -40,7 +42,16 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
         );
         return Ok(());
     }
+    // Entering the container's network namespace needs CAP_SYS_ADMIN;
+    // opening `/proc/PID/ns/net` of a process that holds capabilities this
+    // one lacks needs CAP_SYS_PTRACE (a bind-mounted netns file does not).
+    let needed: &[Capability] = match config.netns_path() {
+        Some(_) => &[Capability::CAP_SYS_ADMIN],
+        None => &[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE],
+    };
+    privilege::keep_only(needed)?;
     let record = record_of(&state, &config, policy)?;
+    privilege::drop_all()?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
     let token = config

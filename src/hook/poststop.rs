@@ -25,6 +25,8 @@ use crate::state_dir;
 pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    // The registry and hosts files are root's own: no capability is needed.
+    crate::privilege::drop_all()?;
     let mut errors = Vec::new();
     let mut registry = None;
     // A token of the wrong form names no hosts file and no slot.

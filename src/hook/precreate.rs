@@ -20,6 +20,8 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let text = super::read_stdin().context("reading the config from stdin")?;
     let mut config = Config::parse(&text, Path::new("<stdin>"))?;
+    // The registry and hosts files are root's own: no capability is needed.
+    crate::privilege::drop_all()?;
     let ctx = Context {
         state_dir,
         exe,
