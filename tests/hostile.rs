@@ -1,13 +1,16 @@
 //! Hostile input, binary-level: what one container (or the registry rows
-//! other containers wrote) may try, and what linkshim does about it. The
-//! threat model is in the README's security section.
+//! other containers wrote), or whoever calls the runtime, may try, and what
+//! linkshim does about it. The threat model is in the README's security
+//! section. Runs that could hang (loops, FIFOs) go under a deadline, so a
+//! hang fails the test.
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use support::{Fixture, precreate, register_target, run_with_stdin};
+use support::{Fixture, fake_runtime, output_within, precreate, register_target, run_with_stdin};
 
 /// A config from a fixture with `annotations` and `env`, joining this
 /// process's network namespace (so poststart can read its addresses).
@@ -416,4 +419,404 @@ fn nul_bytes_never_reach_a_linker() {
         out.status.success(),
         "a control character other than NUL is a value"
     );
+}
+
+// The runtime wrapper, the hooks' waits and their privileges.
+
+/// Long enough for a slow machine, short enough that a hang shows.
+const DEADLINE: u64 = 30;
+
+/// A bundle directory `name` holding the runc spec with `annotations`.
+fn bundle(fx: &Fixture, name: &str, annotations: Value) -> PathBuf {
+    let b = fx.dir.path().join(name);
+    std::fs::create_dir_all(&b).unwrap();
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = annotations;
+    std::fs::write(b.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    b
+}
+
+/// `linkshim runtime --runtime FAKE -- ARGS`.
+fn wrapper(fx: &Fixture, fake: &Path, args: &[&str]) -> Command {
+    let mut c = fx.cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"]);
+    c.args(args);
+    c
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_wrapper_refuses_a_runtime_that_is_itself() {
+    let fx = Fixture::new();
+    let bin = fx.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let me = Path::new(env!("CARGO_BIN_EXE_linkshim"));
+    // A chain of symlinks, ending at linkshim under its wrapper name.
+    std::os::unix::fs::symlink(me, bin.join("linkshim-runtime")).unwrap();
+    std::os::unix::fs::symlink(bin.join("linkshim-runtime"), bin.join("runtime")).unwrap();
+    let conf = fx.dir.path().join("linkshim.toml");
+    std::fs::write(&conf, format!("runtime = {:?}\n", bin.join("runtime"))).unwrap();
+    let ways: [(&str, Command); 4] = [
+        ("--runtime naming the binary", {
+            fx.cmd(&[
+                "runtime",
+                "--runtime",
+                me.to_str().unwrap(),
+                "--",
+                "state",
+                "x",
+            ])
+        }),
+        ("LINKSHIM_RUNTIME naming a symlink chain to it", {
+            let mut c = fx.cmd(&["runtime", "--", "state", "x"]);
+            c.env("LINKSHIM_RUNTIME", bin.join("runtime"));
+            c
+        }),
+        ("runtime = in the config file", {
+            let mut c = fx.cmd(&["runtime", "--", "state", "x"]);
+            c.env("LINKSHIM_CONFIG", &conf);
+            c
+        }),
+        (
+            "called as linkshim-runtime with LINKSHIM_RUNTIME naming itself",
+            {
+                let mut c = Command::new(bin.join("linkshim-runtime"));
+                c.args(["state", "x"])
+                    .env("LINKSHIM_RUNTIME", bin.join("linkshim-runtime"))
+                    .env("LINKSHIM_STATE_DIR", &fx.state)
+                    .env("LINKSHIM_CONFIG", fx.dir.path().join("none.toml"));
+                c
+            },
+        ),
+    ];
+    for (desc, cmd) in ways {
+        let out = output_within(cmd, b"", DEADLINE);
+        assert_eq!(out.status.code(), Some(1), "{desc}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is linkshim itself"),
+            "{desc}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn the_wrapper_refuses_a_script_that_execs_it_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let script = fx.dir.path().join("runtime.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec {} --state-dir {} runtime --runtime {} -- \"$@\"\n",
+            env!("CARGO_BIN_EXE_linkshim"),
+            fx.state.display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = output_within(
+        fx.cmd(&[
+            "runtime",
+            "--runtime",
+            script.to_str().unwrap(),
+            "--",
+            "state",
+            "x",
+        ]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runs linkshim again"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn runc_single_dash_flags_do_not_hide_the_create() {
+    let fx = Fixture::new();
+    let (fake, record) = fake_runtime(fx.dir.path());
+    let log = fx.dir.path().join("log.json");
+    let log = log.to_str().unwrap();
+    // A link to a missing target: the create must fail, not pass through.
+    let b = bundle(&fx, "missing", json!({"io.linkshim.links": "nosuch"}));
+    let forms: [&[&str]; 3] = [
+        &[
+            "-root",
+            "/run/x",
+            "-log",
+            log,
+            "-log-format",
+            "json",
+            "create",
+            "-bundle",
+            "B",
+            "c1",
+        ],
+        &[
+            "-root=/run/x",
+            "-log=",
+            "-debug",
+            "-systemd-cgroup",
+            "run",
+            "-bundle=B",
+            "-d",
+            "c1",
+        ],
+        &[
+            "--root",
+            "/run/x",
+            "create",
+            "-pid-file",
+            "/tmp/p",
+            "-b",
+            "B",
+            "c1",
+        ],
+    ];
+    for form in forms {
+        let args: Vec<&str> = form
+            .iter()
+            .map(|a| match *a {
+                "B" => b.to_str().unwrap(),
+                "-bundle=B" => "-bundle=BUNDLE",
+                other => other,
+            })
+            .collect();
+        let bundle_eq = format!("-bundle={}", b.display());
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == "-bundle=BUNDLE" {
+                    bundle_eq.as_str()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let out = output_within(wrapper(&fx, &fake, &args), b"", DEADLINE);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("nosuch"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            !record.join("args").exists(),
+            "{args:?}: the runtime must not run"
+        );
+    }
+    // With the target running, the same single-dash create is prepared.
+    register_target(&fx, "t1", "db", "5432", &[]);
+    let b = bundle(&fx, "ok", json!({"io.linkshim.links": "db"}));
+    let out = output_within(
+        wrapper(
+            &fx,
+            &fake,
+            &[
+                "-root",
+                "/run/x",
+                "create",
+                "-bundle",
+                b.to_str().unwrap(),
+                "c2",
+            ],
+        ),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let seen: Value =
+        serde_json::from_slice(&std::fs::read(record.join("config.json")).unwrap()).unwrap();
+    assert!(
+        seen["process"]["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("DB_PORT=tcp://10.0.0.2:5432")),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_flag_without_its_value_is_refused_not_guessed() {
+    let fx = Fixture::new();
+    let (fake, record) = fake_runtime(fx.dir.path());
+    register_target(&fx, "t1", "db", "5432", &[]);
+    // The current directory is a bundle: a dangling --bundle must not
+    // make the wrapper edit it.
+    let b = bundle(&fx, "cwd", json!({"io.linkshim.links": "db"}));
+    let before = std::fs::read(b.join("config.json")).unwrap();
+    for args in [
+        &["create", "c1", "--bundle"][..],
+        &["run", "-d", "c1", "-b"],
+        &["--log"],
+        &["create", "c1", "-bundle"],
+    ] {
+        let mut cmd = wrapper(&fx, &fake, args);
+        cmd.current_dir(&b);
+        let out = output_within(cmd, b"", DEADLINE);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("needs a value"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(!record.join("args").exists(), "{args:?}");
+        assert_eq!(
+            std::fs::read(b.join("config.json")).unwrap(),
+            before,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_bundle_reserves_nothing() {
+    let fx = Fixture::new();
+    let (fake, _record) = fake_runtime(fx.dir.path());
+    // config.json a symlink to a real config naming "web".
+    let bad = bundle(&fx, "bad", json!({"io.linkshim.name": "web"}));
+    let elsewhere = fx.dir.path().join("real.json");
+    std::fs::rename(bad.join("config.json"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, bad.join("config.json")).unwrap();
+    let out = output_within(
+        wrapper(
+            &fx,
+            &fake,
+            &["create", "--bundle", bad.to_str().unwrap(), "bad1"],
+        ),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
+    // config.json a FIFO: refused at once, not read forever.
+    let fifo = bundle(&fx, "fifo", json!({}));
+    std::fs::remove_file(fifo.join("config.json")).unwrap();
+    nix::unistd::mkfifo(
+        &fifo.join("config.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let out = output_within(
+        wrapper(
+            &fx,
+            &fake,
+            &["create", "--bundle", fifo.to_str().unwrap(), "bad2"],
+        ),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    // The name the refused bundle asked for is free for the next container.
+    let good = bundle(&fx, "good", json!({"io.linkshim.name": "web"}));
+    let out = output_within(
+        wrapper(
+            &fx,
+            &fake,
+            &["create", "--bundle", good.to_str().unwrap(), "good1"],
+        ),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    // And nothing was written for the refused one: no hosts file, no record.
+    let hosts = linkshim::state_dir::hosts_dir(&fx.state);
+    let files = std::fs::read_dir(&hosts).map_or(0, |d| d.count());
+    assert_eq!(files, 0, "no hosts file (none of these has links)");
+}
+
+#[test]
+fn a_fifo_at_the_netns_path_fails_poststart_at_once() {
+    let fx = Fixture::new();
+    let b = bundle(&fx, "b", json!({"io.linkshim.name": "db"}));
+    let fifo = fx.dir.path().join("netns-fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!(fifo);
+        }
+    }
+    std::fs::write(b.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let state = json!({"ociVersion": "1.0.2", "id": "c1", "status": "running",
+                       "pid": std::process::id(), "bundle": b});
+    let out = output_within(
+        fx.cmd(&["hook", "poststart"]),
+        &serde_json::to_vec(&state).unwrap(),
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a namespace file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// precreate reads the hosts file the config mounts; once it has dropped
+/// its capabilities, file permissions alone decide what it may read.
+#[test]
+fn precreate_reads_no_file_its_permissions_forbid() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root (a file root can read only with CAP_DAC_OVERRIDE)");
+        return;
+    }
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "db", "5432", &[]);
+    let rootfs = fx.dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let hosts_of = |mode: u32| {
+        let base = fx.dir.path().join(format!("hosts-{mode:o}"));
+        std::fs::write(&base, "192.0.2.9\tsecret-marker\n").unwrap();
+        std::os::unix::fs::chown(&base, Some(4321), Some(4321)).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+        config["root"]["path"] = json!(rootfs);
+        config["annotations"] = json!({"io.linkshim.name": "web", "io.linkshim.links": "db"});
+        config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/etc/hosts", "type": "bind",
+                         "source": base, "options": ["rbind", "ro"]}));
+        let out = output_within(
+            fx.cmd(&["hook", "precreate"]),
+            &serde_json::to_vec(&config).unwrap(),
+            DEADLINE,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let prepared: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mount = prepared["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|m| m["destination"] == "/etc/hosts")
+            .unwrap()
+            .clone();
+        std::fs::read_to_string(mount["source"].as_str().unwrap()).unwrap()
+    };
+    let readable = hosts_of(0o644);
+    assert!(
+        readable.contains("secret-marker"),
+        "a readable base is kept: {readable}"
+    );
+    let private = hosts_of(0o600);
+    assert!(
+        !private.contains("secret-marker"),
+        "another user's private file must not be read: {private}"
+    );
+    assert!(private.contains("\tdb "), "{private}");
 }

@@ -7,25 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use support::{Fixture, register_target};
-
-/// A fake runtime: writes its arguments (one per line) and the bundle's
-/// config.json as it saw it, then exits 7.
-fn fake_runtime(dir: &Path) -> (PathBuf, PathBuf) {
-    let record = dir.join("record");
-    let script = dir.join("fake-runc");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {rec}/args\nfor a in \"$@\"; do case \"$prev\" in --bundle|-b) cp \"$a/config.json\" {rec}/config.json;; esac; prev=$a; done\nexit 7\n",
-            rec = record.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(&record).unwrap();
-    (script, record)
-}
+use support::{Fixture, fake_runtime, register_target};
 
 fn bundle(fx: &Fixture, annotations: Value) -> PathBuf {
     let b = fx.dir.path().join("bundle");
@@ -261,7 +243,6 @@ fn the_wrapper_never_execs_itself() {
 
 #[test]
 fn a_symlinked_config_is_refused_and_left_alone() {
-    use std::os::unix::fs::PermissionsExt;
     let fx = Fixture::new();
     let (fake, record) = fake_runtime(fx.dir.path());
     let real = bundle(&fx, json!({"io.linkshim.name": "web"}));
@@ -289,7 +270,6 @@ fn a_symlinked_config_is_refused_and_left_alone() {
 
 #[test]
 fn a_rewritten_config_never_gains_group_or_other_write() {
-    use std::os::unix::fs::PermissionsExt;
     let fx = Fixture::new();
     let (fake, _record) = fake_runtime(fx.dir.path());
     let b = bundle(&fx, json!({"io.linkshim.name": "web"}));

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use linkshim::registry::Record;
 
@@ -72,4 +74,49 @@ pub fn register_target(
         &fx.state,
         &testkit::live_record(id, name, &[addr], expose, env),
     )
+}
+
+/// A fake runtime: writes its arguments (one per line) and the bundle's
+/// config.json as it saw it, then exits 7.
+pub fn fake_runtime(dir: &Path) -> (PathBuf, PathBuf) {
+    let record = dir.join("record");
+    let script = dir.join("fake-runc");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {rec}/args\nfor a in \"$@\"; do case \"$prev\" in --bundle|-bundle|-b) cp \"$a/config.json\" {rec}/config.json;; esac; prev=$a; done\nexit 7\n",
+            rec = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(&record).unwrap();
+    (script, record)
+}
+
+/// Run `cmd` (stdin: `input`) and fail the test when it has not ended
+/// within `secs`: a hang is a failure, never a stuck suite.
+pub fn output_within(mut cmd: Command, input: &[u8], secs: u64) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {secs} s: {cmd:?}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
