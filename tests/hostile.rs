@@ -801,3 +801,50 @@ fn precreate_reads_no_file_its_permissions_forbid() {
     );
     assert!(private.contains("\tdb "), "{private}");
 }
+
+/// poststart keeps no more than it needs, but what it needs: reading
+/// `/proc/PID/ns/net` of a container process that holds capabilities the
+/// hook has dropped takes CAP_SYS_PTRACE.
+#[test]
+fn poststart_still_reads_the_addresses_of_a_process_with_every_capability() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root (a network namespace of its own)");
+        return;
+    }
+    let fx = Fixture::new();
+    let b = bundle(&fx, "b", json!({"io.linkshim.name": "db"}));
+    // A root process with every capability, in a network namespace of its own.
+    let mut child = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip addr add 192.0.2.7/24 dev lo && ip link set lo up && exec sleep 60",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(DEADLINE);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the namespace never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let state = json!({"ociVersion": "1.0.2", "id": "c7", "status": "running",
+                       "pid": pid, "bundle": b});
+    let out = output_within(
+        fx.cmd(&["hook", "poststart"]),
+        &serde_json::to_vec(&state).unwrap(),
+        DEADLINE,
+    );
+    // Listed while it runs: `ls` leaves out what has stopped.
+    let listed = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(all[0]["name"], "db", "{all}");
+    assert_eq!(all[0]["addrs"], json!(["192.0.2.7"]), "{all}");
+}
