@@ -430,6 +430,12 @@ mod tests {
                 want.root.map(Path::new),
                 "{desc}: root"
             );
+            assert_eq!(
+                inv.log_level.as_deref(),
+                want.log_level,
+                "{desc}: log level"
+            );
+            assert_eq!(inv.debug, want.debug, "{desc}: debug");
         }
         assert!(scan(&s(&["create", "x"])).unwrap().creates());
         assert!(scan(&s(&["run", "x"])).unwrap().creates());
