@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use linkshim::links::annotation::{self, Name};
-use linkshim::links::url::{self, Template};
+use linkshim::model::url::{self, Template};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
