@@ -21,19 +21,21 @@ pub fn default_base(hostname: Option<&str>) -> String {
 }
 
 /// `text` without linkshim's block, ending in a newline when not empty.
+/// Every other line is kept byte for byte (a `\r` too), so stripping what
+/// was stripped changes nothing.
 pub fn strip_block(text: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
-    for line in text.lines() {
+    for line in text.split_inclusive('\n') {
         match line.trim_end() {
             BEGIN => inside = true,
             END if inside => inside = false,
-            _ if !inside => {
-                out.push_str(line);
-                out.push('\n');
-            }
+            _ if !inside => out.push_str(line),
             _ => {}
         }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
     }
     out
 }
@@ -162,6 +164,34 @@ mod tests {
         assert!(
             !default_base(Some("x\n1.2.3.4 db")).contains("db"),
             "a bad hostname is left out"
+        );
+    }
+
+    /// Found by the hosts fuzz target: a base ending in a lone `\r` lost
+    /// it on the second render, so rendering was not idempotent.
+    #[test]
+    fn rendering_again_changes_nothing_whatever_the_line_endings() {
+        let lines = link_lines("db", ID, "mysql_server", &["10.0.0.2".parse().unwrap()]);
+        for base in [
+            " c\r",
+            "a\r\r\nb\n",
+            "a\r\n# BEGIN linkshim links\r\nx\n# END linkshim links\r\nb",
+            "",
+            "\n\r",
+        ] {
+            let once = render(base, &lines);
+            assert_eq!(render(&once, &lines), once, "{base:?}");
+            assert_eq!(strip_block(&once), strip_block(base), "{base:?}");
+            assert_eq!(
+                strip_block(&strip_block(base)),
+                strip_block(base),
+                "{base:?}"
+            );
+        }
+        assert_eq!(
+            strip_block("a\r\nb"),
+            "a\r\nb\n",
+            "lines are kept as they are"
         );
     }
 }
