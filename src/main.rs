@@ -272,14 +272,27 @@ fn wrapper(
         runtime::check_not_looping()?;
         let exe = self_exe()?;
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
-        runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe, dirs.share_env())?;
-        Ok(real)
+        let registration =
+            runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe, dirs.share_env())?;
+        Ok((real, registration))
     })();
     let err = match prepared {
-        Ok(real) => {
+        Ok((real, None)) => {
             // The runtime gets the engine's umask back.
             nix::sys::stat::umask(old_umask);
             runtime::exec(&real, &args)
+        }
+        Ok((real, Some(registration))) => {
+            nix::sys::stat::umask(old_umask);
+            let (state, persist, policy) = (&dirs.state, &dirs.persist, dirs.share_env());
+            let done = runtime::create_then_register(&real, &args, &registration, |st| {
+                private_umask();
+                hook::poststart::register(state, persist, policy, st)
+            });
+            match done {
+                Ok(code) => return ExitCode::from(code),
+                Err(e) => e,
+            }
         }
         Err(e) => e,
     };

@@ -48,6 +48,12 @@ pub fn added_keys(config: &Config) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Remove linkshim's own hook of `stage`: the runtime wrapper registers a
+/// container itself once `create` returns, so it needs no `poststart`.
+pub fn drop_own_hook(config: &mut Config, stage: &str) {
+    config.hooks_mut(stage).retain(|h| !is_own_hook(h));
+}
+
 fn is_own_hook(hook: &Value) -> bool {
     let args = hook.get("args").and_then(Value::as_array);
     args.is_some_and(|a| {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use log::debug;
 
+use crate::modify;
 use crate::oci::args;
 pub use crate::oci::args::Invocation;
 use crate::oci::config::Config;
@@ -64,8 +65,12 @@ pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<Pat
 
 /// Refuse to go on when this wrapper was exec'd by itself (see `WRAPPER_PID_ENV`).
 pub fn check_not_looping() -> anyhow::Result<()> {
+    // The wrapper execs the runtime (same pid) or, for a `create` it
+    // registers itself, runs it as a child (its parent's pid).
     let mine = std::process::id().to_string();
-    if std::env::var_os(WRAPPER_PID_ENV).is_some_and(|v| v == mine.as_str()) {
+    let parent = std::os::unix::process::parent_id().to_string();
+    if std::env::var_os(WRAPPER_PID_ENV).is_some_and(|v| v == mine.as_str() || v == parent.as_str())
+    {
         bail!(
             "the real runtime runs linkshim again (a script that execs linkshim-runtime?): \
              set --runtime, LINKSHIM_RUNTIME or `runtime =` in the config file to the real runtime, such as /usr/bin/runc"
@@ -96,9 +101,9 @@ pub fn prepare_bundle(
     persist_dir: &Path,
     exe: &Path,
     share_env: crate::model::share::Policy,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Registration>> {
     if !inv.creates() {
-        return Ok(());
+        return Ok(None);
     }
     let cwd = std::env::current_dir().context("the current directory cannot be read")?;
     let bundle = match &inv.bundle {
@@ -117,7 +122,7 @@ pub fn prepare_bundle(
             "config {}: no linkshim annotation, left alone",
             path.display()
         );
-        return Ok(());
+        return Ok(None);
     }
     debug!(
         "config {}: preparing container {:?}",
@@ -133,11 +138,150 @@ pub fn prepare_bundle(
         persist_dir: Some(persist_dir),
         share_env,
     };
-    if let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? {
-        config.write_atomic(&path)?;
-        debug!("config {}: rewritten", path.display());
+    let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? else {
+        return Ok(None);
+    };
+    // A `create` that says where the pid goes (podman, containerd) is
+    // registered by this process once the runtime returns: one process
+    // fewer per start than a `poststart` hook. `run` keeps the hook.
+    let registration = match (inv.subcommand.as_deref(), &inv.pid_file, &inv.id) {
+        (Some("create"), Some(pid_file), Some(id)) if inv.config.is_none() => {
+            modify::drop_own_hook(&mut config, "poststart");
+            Some(Registration {
+                id: id.clone(),
+                bundle: bundle.clone(),
+                pid_file: cwd_join(pid_file)?,
+            })
+        }
+        _ => None,
+    };
+    config.write_atomic(&path)?;
+    debug!("config {}: rewritten", path.display());
+    Ok(registration)
+}
+
+/// `path` made absolute against the current directory.
+fn cwd_join(path: &Path) -> anyhow::Result<PathBuf> {
+    Ok(std::env::current_dir()
+        .context("the current directory cannot be read")?
+        .join(path))
+}
+
+/// A container the wrapper registers itself once the runtime has created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub id: String,
+    pub bundle: PathBuf,
+    /// Where the runtime writes the container's pid (`--pid-file`).
+    pub pid_file: PathBuf,
+}
+
+/// Run the real runtime's `create` as a child (arguments, fds and
+/// environment as `exec` would give them), then register the container it
+/// created. A registration that fails deletes the container again, so the
+/// engine never holds a created container that is not linked as it asked.
+/// Returns the exit status to give the engine.
+pub fn create_then_register(
+    real: &Path,
+    args: &[OsString],
+    reg: &Registration,
+    register: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<u8> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut cmd = std::process::Command::new(real);
+    cmd.arg0(real)
+        .args(args)
+        .env(WRAPPER_PID_ENV, std::process::id().to_string());
+    // Killed with the wrapper, as it would be had the wrapper become it.
+    #[allow(unsafe_code)]
+    // SAFETY: between fork and exec the child only calls prctl and signal,
+    // both async-signal-safe; no lock or allocation is touched.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )?;
+            Ok(())
+        });
     }
-    Ok(())
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", real.display()))?;
+    if !status.success() {
+        return Ok(match (status.code(), status.signal()) {
+            (Some(c), _) => c as u8,
+            (None, Some(sig)) => 128u8.wrapping_add(sig as u8),
+            _ => 1,
+        });
+    }
+    let outcome = (|| {
+        let pid = read_pid_file(&reg.pid_file)?;
+        let state = crate::oci::state::State {
+            id: reg.id.clone(),
+            pid: Some(pid),
+            bundle: Some(reg.bundle.clone()),
+            annotations: Default::default(),
+        };
+        // Capabilities are per thread: the registration drops its own, this
+        // thread keeps what a cleanup `delete` needs.
+        std::thread::scope(|s| s.spawn(|| register(&state)).join())
+            .map_err(|_| anyhow!("the registration thread panicked"))?
+    })();
+    match outcome {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let delete_args: Vec<OsString> = global_args(args)
+                .iter()
+                .cloned()
+                .chain(["delete".into(), "--force".into(), reg.id.clone().into()])
+                .collect();
+            let _ = std::process::Command::new(real)
+                .args(&delete_args)
+                .env(WRAPPER_PID_ENV, std::process::id().to_string())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .status();
+            Err(e.context(format!(
+                "container {}: created, but not registered (deleted again)",
+                reg.id
+            )))
+        }
+    }
+}
+
+/// The runtime's global flags: everything before its subcommand.
+fn global_args(args: &[OsString]) -> &[OsString] {
+    let end = args
+        .iter()
+        .position(|a| a == "create")
+        .unwrap_or(args.len());
+    &args[..end]
+}
+
+/// The pid the runtime wrote, read with a bound and never through a symlink.
+fn read_pid_file(path: &Path) -> anyhow::Result<i32> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut text = String::new();
+    std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .and_then(|f| f.take(64).read_to_string(&mut text))
+        .with_context(|| format!("pid file {}", path.display()))?;
+    text.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| {
+            anyhow!(
+                "pid file {}: {:?} is not a pid",
+                path.display(),
+                text.trim()
+            )
+        })
 }
 
 /// Replace this process with the real runtime, `args` untouched: the same

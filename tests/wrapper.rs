@@ -84,8 +84,154 @@ fn arguments_reach_the_runtime_untouched_and_the_config_is_prepared() {
     );
     assert!(env.contains(&json!("DB_ENV_A=b")));
     assert_eq!(seen["org.example.unknown"], json!({"kept": true}));
-    let hooks = seen["hooks"]["poststart"].as_array().unwrap();
-    assert_eq!(hooks.len(), 1);
+    // A `create` with a pid file is registered by the wrapper itself: no
+    // `poststart` hook, only the `poststop` one.
+    assert_eq!(seen["hooks"]["poststart"], json!([]), "{}", seen["hooks"]);
+    assert_eq!(seen["hooks"]["poststop"].as_array().unwrap().len(), 1);
+    // The create failed (exit 7): nothing is registered.
+    let ls = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "webapp"),
+        "{list}"
+    );
+}
+
+/// A runtime whose `create` starts a process (the container's), writes its
+/// pid to `--pid-file` (or `PIDTEXT` when the test asks for a broken one)
+/// and succeeds; every call is appended to `record/calls`.
+fn creating_runtime(dir: &Path, pid_text: Option<&str>) -> (PathBuf, PathBuf) {
+    let record = dir.join("record");
+    std::fs::create_dir_all(&record).unwrap();
+    let script = dir.join("creating-runc");
+    let write_pid = match pid_text {
+        Some(t) => format!("echo '{t}' > \"$pidfile\""),
+        None => "sleep 60 </dev/null >/dev/null 2>&1 & echo $! > \"$pidfile\"".to_string(),
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {rec}/calls\npidfile=\nfor a in \"$@\"; do case \"$prev\" in --pid-file) pidfile=$a;; esac; prev=$a; done\n[ -n \"$pidfile\" ] && {write_pid}\nexit 0\n",
+            rec = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, record)
+}
+
+#[test]
+fn a_create_with_a_pid_file_is_registered_by_the_wrapper() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[("A", "b")]);
+    let (fake, record) = creating_runtime(fx.dir.path(), None);
+    let b = bundle(
+        &fx,
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
+    );
+    let pid_file = fx.dir.path().join("pid");
+    let args = args_for(&b, &fx.dir.path().join("log.json"))
+        .into_iter()
+        .map(|a| {
+            if a == "/tmp/pid" {
+                pid_file.display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>();
+    let out = fx
+        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+        .args(&args)
+        .output()
+        .unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _reap = Kill(pid);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(record.join("calls")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "one call, the create: {calls}");
+    assert_eq!(calls.trim(), args.join(" "), "arguments untouched");
+    let ls = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&ls.stdout).unwrap();
+    let me = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "webapp")
+        .unwrap_or_else(|| panic!("webapp is registered: {list}"));
+    assert_eq!(me["id"], "ctr1");
+    assert_eq!(me["pid"], pid);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hooks"]["poststart"], json!([]));
+}
+
+#[test]
+fn a_create_that_cannot_be_registered_is_deleted_again() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[]);
+    let (fake, record) = creating_runtime(fx.dir.path(), Some("not-a-pid"));
+    let b = bundle(
+        &fx,
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
+    );
+    let pid_file = fx.dir.path().join("pid");
+    let args = args_for(&b, &fx.dir.path().join("log.json"))
+        .into_iter()
+        .map(|a| {
+            if a == "/tmp/pid" {
+                pid_file.display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>();
+    let out = fx
+        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("created, but not registered (deleted again)")
+            && stderr.contains("not-a-pid"),
+        "{stderr}"
+    );
+    let calls = std::fs::read_to_string(record.join("calls")).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        calls[1],
+        format!(
+            "--root /run/x --log {} --log-format json --weird-new-flag delete --force ctr1",
+            fx.dir.path().join("log.json").display()
+        ),
+        "the delete carries the global flags"
+    );
+}
+
+/// Kills a test's stand-in container process when the test ends.
+struct Kill(i32);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.0.to_string())
+            .status();
+    }
 }
 
 #[test]

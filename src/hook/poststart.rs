@@ -21,6 +21,18 @@ use crate::registry::{self, Record, Registry};
 pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    register(state_dir, persist_dir, policy, &state)
+}
+
+/// Register the container `state` describes (its process running or, for
+/// the wrapper's `create`, created), then refresh its linkers' hosts files.
+/// The calling thread ends with no capability left.
+pub fn register(
+    state_dir: &Path,
+    persist_dir: &Path,
+    policy: Policy,
+    state: &State,
+) -> anyhow::Result<()> {
     // Checked before anything is read, stored or rendered: the id's short
     // form goes into other containers' hosts files.
     ContainerId::parse(&state.id)?;
@@ -50,7 +62,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
         None => &[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE],
     };
     privilege::keep_only(needed)?;
-    let record = record_of(&state, &config, policy)?;
+    let record = record_of(state, &config, policy)?;
     privilege::drop_all()?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;

@@ -48,6 +48,8 @@ pub struct Invocation {
     /// `--debug`: log at debug level.
     pub debug: bool,
     pub root: Option<PathBuf>,
+    /// `create`'s `--pid-file`: where the runtime writes the container's pid.
+    pub pid_file: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -154,6 +156,7 @@ pub fn scan(args: &[String]) -> Result<Invocation, Error> {
                 match f.name {
                     "bundle" | "b" => inv.bundle = Some(PathBuf::from(v)),
                     "config" | "f" => inv.config = Some(PathBuf::from(v)),
+                    "pid-file" => inv.pid_file = Some(PathBuf::from(v)),
                     _ => {}
                 }
             }
@@ -192,6 +195,7 @@ mod tests {
         log_level: Option<&'static str>,
         debug: bool,
         root: Option<&'static str>,
+        pid_file: Option<&'static str>,
     }
 
     #[test]
@@ -223,6 +227,7 @@ mod tests {
                     log: Some("/x/log.json"),
                     log_format: Some("json"),
                     root: Some("/run/runc"),
+                    pid_file: Some("/p"),
                     ..Want::default()
                 },
             ),
@@ -332,6 +337,7 @@ mod tests {
                     log_format: Some("json"),
                     root: Some("/r"),
                     debug: true,
+                    pid_file: Some("/p"),
                     ..Want::default()
                 },
             ),
@@ -436,6 +442,11 @@ mod tests {
                 "{desc}: log level"
             );
             assert_eq!(inv.debug, want.debug, "{desc}: debug");
+            assert_eq!(
+                inv.pid_file.as_deref(),
+                want.pid_file.map(Path::new),
+                "{desc}: pid file"
+            );
         }
         assert!(scan(&s(&["create", "x"])).unwrap().creates());
         assert!(scan(&s(&["run", "x"])).unwrap().creates());
