@@ -10,11 +10,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "linkshim", version)]
 pub struct Cli {
-    /// The registry and hosts files [env: LINKSHIM_STATE_DIR] [default: /run/linkshim]
+    /// The registry and hosts files [env: LINKSHIM_STATE_DIR] [default: /run/linkshim; for a user: $XDG_RUNTIME_DIR/linkshim]
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Resources added with --persist [env: LINKSHIM_PERSIST_DIR] [default: /var/lib/linkshim]
+    /// Resources added with --persist [env: LINKSHIM_PERSIST_DIR] [default: /var/lib/linkshim; for a user: ~/.local/share/linkshim]
     #[arg(long, global = true, value_name = "DIR")]
     pub persist_dir: Option<PathBuf>,
 

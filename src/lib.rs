@@ -25,3 +25,4 @@ pub mod render;
 pub mod runtime;
 pub mod settings;
 pub mod state_dir;
+pub mod user;

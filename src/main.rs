@@ -204,9 +204,10 @@ impl Dirs {
             Ok(f) => (f, None),
             Err(e) => (settings::File::default(), Some(e)),
         };
+        let owner = linkshim::user::Owner::current();
         let dirs = Dirs {
-            state: settings::state_dir(state, &file),
-            persist: settings::persist_dir(persist, &file),
+            state: settings::state_dir(state, &file, &owner),
+            persist: settings::persist_dir(persist, &file, &owner),
             file,
             file_broken: broken.is_some(),
         };

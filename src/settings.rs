@@ -18,11 +18,17 @@
 //! `lock_timeout`; a poststop that cannot have it within
 //! `stop_lock_timeout` logs that and succeeds (the stop goes on; the
 //! container's record is stale and cleared later, or by `linkshim gc`).
+//!
+//! The directories in the config file are the host's: they apply to root
+//! alone. Any other user (a rootless podman's hooks included) gets private
+//! directories of their own (see `crate::user`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::user::Owner;
 
 pub const CONFIG_ENV: &str = "LINKSHIM_CONFIG";
 pub const DEFAULT_CONFIG: &str = "/etc/linkshim/linkshim.toml";
@@ -101,25 +107,26 @@ pub fn file_needed(state_flag: Option<&Path>, persist_flag: Option<&Path>) -> bo
         || (persist_flag.is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none())
 }
 
-/// The state directory: flag, `LINKSHIM_STATE_DIR`, config file, default;
+/// The state directory: flag, `LINKSHIM_STATE_DIR`, config file (for
+/// root alone: it names the host's directories), the owner's default;
 /// absolute (see [`absolute`]).
-pub fn state_dir(flag: Option<&Path>, file: &File) -> PathBuf {
+pub fn state_dir(flag: Option<&Path>, file: &File, owner: &Owner) -> PathBuf {
     absolute(
         flag.map(Path::to_path_buf)
             .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
-            .or_else(|| file.state_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(crate::state_dir::DEFAULT)),
+            .or_else(|| file.state_dir.clone().filter(|_| owner.is_root()))
+            .unwrap_or_else(|| owner.state_dir()),
     )
 }
 
-/// The persistent directory: flag, `LINKSHIM_PERSIST_DIR`, config file,
-/// default; absolute (see [`absolute`]).
-pub fn persist_dir(flag: Option<&Path>, file: &File) -> PathBuf {
+/// The persistent directory: flag, `LINKSHIM_PERSIST_DIR`, config file
+/// (for root alone), the owner's default; absolute (see [`absolute`]).
+pub fn persist_dir(flag: Option<&Path>, file: &File, owner: &Owner) -> PathBuf {
     absolute(
         flag.map(Path::to_path_buf)
             .or_else(|| std::env::var_os(PERSIST_DIR_ENV).map(PathBuf::from))
-            .or_else(|| file.persist_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_PERSIST_DIR)),
+            .or_else(|| file.persist_dir.clone().filter(|_| owner.is_root()))
+            .unwrap_or_else(|| owner.persist_dir()),
     )
 }
 
@@ -162,24 +169,32 @@ mod tests {
             share_env: None,
             ..File::default()
         };
+        let root = Owner { uid: 0 };
         assert_eq!(
-            state_dir(Some(Path::new("s")), &file),
+            state_dir(Some(Path::new("s")), &file, &root),
             cwd.join("s"),
             "a flag"
         );
         assert_eq!(
-            persist_dir(Some(Path::new("/abs/p")), &file),
+            persist_dir(Some(Path::new("/abs/p")), &file, &root),
             Path::new("/abs/p")
         );
         if std::env::var_os(STATE_DIR_ENV).is_none() && std::env::var_os(PERSIST_DIR_ENV).is_none()
         {
             assert_eq!(
-                state_dir(None, &file),
+                state_dir(None, &file, &root),
                 cwd.join("rel/state"),
                 "the config file"
             );
-            assert!(persist_dir(None, &file).is_absolute());
-            assert!(persist_dir(None, &file).ends_with("rel/persist"));
+            assert!(persist_dir(None, &file, &root).is_absolute());
+            assert!(persist_dir(None, &file, &root).ends_with("rel/persist"));
+            let user = Owner { uid: 4242 };
+            assert_eq!(
+                state_dir(None, &file, &user),
+                user.state_dir(),
+                "a user: the config file's directories are root's"
+            );
+            assert_eq!(persist_dir(None, &file, &user), user.persist_dir());
         }
         assert_eq!(
             absolute(PathBuf::new()),

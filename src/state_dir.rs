@@ -1,4 +1,5 @@
-//! The state directory: created root-only, never through a symlink.
+//! The state directory: created private to its owner (root's, or a
+//! user's: see `crate::user`), never through a symlink.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -16,8 +17,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("state directory {path}: {why} (remove it, or pass another --state-dir)")]
+    #[error(
+        "state directory {path}: {why} (remove it, or choose another with --state-dir or LINKSHIM_STATE_DIR)"
+    )]
     Unsafe { path: PathBuf, why: &'static str },
+    #[error(
+        "state directory {path}: cannot create it as uid {uid} (a user's is under their runtime directory /run/user/{uid}, made at login: log in through a session (systemd-logind, or `loginctl enable-linger`), set XDG_RUNTIME_DIR, or choose a directory with --state-dir or LINKSHIM_STATE_DIR)"
+    )]
+    Create {
+        path: PathBuf,
+        uid: u32,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Make sure `dir` and `dir/hosts` exist as real directories owned by us,
@@ -31,6 +43,18 @@ pub fn ensure(dir: &Path) -> Result<(), Error> {
         match fs::DirBuilder::new().mode(0o700).recursive(true).create(&d) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+                ) =>
+            {
+                return Err(Error::Create {
+                    path: d,
+                    uid: crate::user::Owner::current().uid,
+                    source: e,
+                });
+            }
             Err(e) => return Err(io(e)),
         }
         let meta = fs::symlink_metadata(&d).map_err(io)?;

@@ -99,6 +99,7 @@ pub fn run(
     }
     crate::state_dir::ensure(state_dir)?;
     let mut reg = Registry::open(state_dir)?;
+    let all = reg.list()?;
     for req in &requests {
         let what = format!("link {req}");
         match resolve::resolve(
@@ -111,7 +112,7 @@ pub fn run(
             Err(e) => line(out, "FAIL", format!("{what}: {e}"))?,
             Ok(found) => {
                 for r in found {
-                    check_target(out, &mut line, &what, req, &r.target)?;
+                    check_target(out, &mut line, &what, req, &r.target, &all)?;
                 }
             }
         }
@@ -145,6 +146,7 @@ fn check_target(
     what: &str,
     req: &LinkRequest,
     target: &Target,
+    all: &[Record],
 ) -> anyhow::Result<()> {
     let records: Vec<&Record> = match target {
         Target::Container(r) => {
@@ -186,7 +188,18 @@ fn check_target(
             format!("{} ({})", r.name, r.id.short())
         };
         match r.primary_ip() {
-            Some(ip) => line(out, "PASS", format!("{what}: {who} has address {ip}"))?,
+            Some(ip) => {
+                line(out, "PASS", format!("{what}: {who} has address {ip}"))?;
+                let shared = crate::hook::poststart::same_address(all, r);
+                if let Some((other, ip)) = shared.first() {
+                    let w = crate::hook::poststart::same_address_warning(
+                        r.name.as_str(),
+                        other.name.as_str(),
+                        *ip,
+                    );
+                    line(out, "WARN", format!("{what}: {w}"))?;
+                }
+            }
             None => line(
                 out,
                 "FAIL",

@@ -14,7 +14,13 @@ pub fn run(
     show_env: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let records = if Registry::db_path(state_dir).exists() {
+    // A registry that cannot be looked at (another user's) is an error,
+    // not an empty one.
+    let db = Registry::db_path(state_dir);
+    let present = db
+        .try_exists()
+        .map_err(|e| anyhow::anyhow!("registry {}: {e}", db.display()))?;
+    let records = if present {
         Registry::open(state_dir)?.list()?
     } else {
         Vec::new()

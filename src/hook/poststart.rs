@@ -1,6 +1,7 @@
 //! The `poststart` stage: register the container, with the addresses read
 //! from its network namespace. Registering again is harmless.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -82,11 +83,43 @@ pub fn register(
         stored.env.len(),
         stored.links.len()
     );
+    if let Ok(all) = reg.list() {
+        for (other, ip) in same_address(&all, &stored) {
+            warn!(
+                "{}",
+                same_address_warning(&stored.name.to_string(), &other.name.to_string(), ip)
+            );
+        }
+    }
     // Its linkers' hosts files follow it; their failure must not stop it.
     for e in crate::refresh::linkers_of(state_dir, Some(persist_dir), &mut reg, &stored) {
         warn!("hosts refresh: {e}");
     }
     Ok(())
+}
+
+/// The other registered containers that have one of `rec`'s addresses,
+/// with that address. Rootless podman's slirp4netns gives every container
+/// 10.0.2.100: a link from one to another would reach the linker itself.
+pub fn same_address<'a>(all: &'a [Record], rec: &Record) -> Vec<(&'a Record, IpAddr)> {
+    all.iter()
+        .filter(|o| o.id != rec.id)
+        .filter_map(|o| {
+            o.addrs
+                .iter()
+                .find(|a| rec.addrs.contains(a))
+                .map(|a| (o, *a))
+        })
+        .collect()
+}
+
+/// What to say when containers `a` and `b` share the address `ip`.
+pub fn same_address_warning(a: &str, b: &str, ip: IpAddr) -> String {
+    format!(
+        "containers {a:?} and {b:?} have the same address {ip}: a link between them reaches the linker itself \
+         (rootless podman's default network, slirp4netns, gives every container 10.0.2.100): \
+         put both on a podman network (`podman network create NET`, then `podman run --network NET`)"
+    )
 }
 
 /// The registry record of a started container: of its environment, only
@@ -142,4 +175,49 @@ pub fn own_env(config: &Config) -> Vec<(String, String)> {
         .filter(|(k, _)| !added.contains(*k))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Name;
+
+    fn rec(id: &str, name: &str, addrs: &[&str]) -> Record {
+        let mut r = Record::new(
+            ContainerId::parse(id).unwrap(),
+            Name::parse("t", name).unwrap(),
+        );
+        r.addrs = addrs.iter().map(|a| a.parse().unwrap()).collect();
+        r
+    }
+
+    #[test]
+    fn containers_with_one_address_are_found_and_named() {
+        let a = rec("aaaa", "a", &["10.0.2.100"]);
+        let all = vec![
+            a.clone(),
+            rec("bbbb", "b", &["10.0.2.100"]),
+            rec("cccc", "c", &["10.89.0.3"]),
+            rec("dddd", "d", &["10.89.0.4", "10.0.2.100"]),
+        ];
+        let found: Vec<(&str, String)> = same_address(&all, &a)
+            .into_iter()
+            .map(|(r, ip)| (r.id.as_str(), ip.to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("bbbb", "10.0.2.100".to_string()),
+                ("dddd", "10.0.2.100".to_string())
+            ]
+        );
+        let c = rec("cccc", "c", &["10.89.0.3"]);
+        assert!(
+            same_address(&all, &c).is_empty(),
+            "its own record is no other"
+        );
+        let w = same_address_warning("a", "b", "10.0.2.100".parse().unwrap());
+        assert!(w.contains("podman network create"), "{w}");
+        assert!(w.contains("\"a\" and \"b\""), "{w}");
+    }
 }

@@ -26,6 +26,7 @@ mod podman;
 mod process;
 mod records;
 mod rootfs;
+mod rootless;
 
 pub use containerd::*;
 pub use links::*;
@@ -37,3 +38,4 @@ pub use podman::*;
 pub use process::*;
 pub use records::*;
 pub use rootfs::*;
+pub use rootless::*;

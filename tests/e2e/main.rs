@@ -8,6 +8,8 @@
 //!   --runc-binary`;
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
+//! - `rootless::*`: two users made by the test, each with rootless podman
+//!   and a private registry; links on a podman network, none across users;
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
@@ -23,6 +25,7 @@ mod graph;
 mod harness;
 mod hostile;
 mod links;
+mod rootless;
 mod services;
 
 use std::time::Instant;
@@ -77,6 +80,11 @@ fn cases() -> Vec<Case> {
             "services::a_linker_in_a_user_namespace_gets_its_hosts_file",
             podman,
             services::a_linker_in_a_user_namespace_gets_its_hosts_file,
+        ),
+        case(
+            "rootless::two_users_with_private_registries_link_on_a_user_network",
+            &["podman", "useradd", "runuser", "newuidmap", "slirp4netns"],
+            rootless::two_users_with_private_registries_link_on_a_user_network,
         ),
         case(
             "hostile::a_cross_scope_link_is_refused_on_runc",
