@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod exec;
 pub mod explain;
 pub mod graph;
 pub mod hook;

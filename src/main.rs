@@ -275,6 +275,10 @@ fn wrapper(
         let real = runtime::real_runtime(configured.as_deref(), &exe)?;
         let registration =
             runtime::prepare_bundle(&inv, &dirs.state, &dirs.persist, &exe, dirs.share_env())?;
+        // An exec without its link variables still runs: say why.
+        if let Err(e) = linkshim::exec::merge_link_env(&inv, &real) {
+            warn!("{e:#} (the exec runs without the link variables)");
+        }
         Ok((real, registration))
     })();
     let err = match prepared {

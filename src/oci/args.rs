@@ -33,6 +33,28 @@ const COMMAND_WITH_VALUE: &[&str] = &[
     "f",
 ];
 
+/// Flags of `exec` (runc's and crun's) that take a value, without their dashes.
+const EXEC_WITH_VALUE: &[&str] = &[
+    "console-socket",
+    "pidfd-socket",
+    "cwd",
+    "env",
+    "e",
+    "user",
+    "u",
+    "additional-gids",
+    "g",
+    "process",
+    "p",
+    "process-label",
+    "apparmor",
+    "cap",
+    "c",
+    "pid-file",
+    "preserve-fds",
+    "cgroup",
+];
+
 /// What the wrapper needs to know of a runtime invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invocation {
@@ -50,6 +72,8 @@ pub struct Invocation {
     pub root: Option<PathBuf>,
     /// `create`'s `--pid-file`: where the runtime writes the container's pid.
     pub pid_file: Option<PathBuf>,
+    /// `exec`'s `--process`/`-p`: the process file the engine wrote.
+    pub process: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -132,6 +156,10 @@ pub fn scan(args: &[String]) -> Result<Invocation, Error> {
         }
         i += 1;
     }
+    if inv.subcommand.as_deref() == Some("exec") {
+        scan_exec(&args[i..], &mut inv);
+        return Ok(inv);
+    }
     if !inv.creates() {
         // Other subcommands have flags of their own (`ps -f FORMAT`):
         // linkshim needs nothing from them.
@@ -168,6 +196,36 @@ pub fn scan(args: &[String]) -> Result<Invocation, Error> {
     Ok(inv)
 }
 
+/// `exec`'s flags and id: the `--process` file and the id, the first
+/// positional (the command to run follows it). Lenient: a flag without its
+/// value leaves the process unknown, and the exec to the runtime alone.
+fn scan_exec(args: &[String], inv: &mut Invocation) {
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            inv.id = args.get(i + 1).cloned();
+            return;
+        }
+        match flag(a) {
+            None => {
+                inv.id = Some(a.clone());
+                return;
+            }
+            Some(f) if EXEC_WITH_VALUE.contains(&f.name) => {
+                let Ok(v) = value(args, &mut i, &f) else {
+                    return;
+                };
+                if matches!(f.name, "process" | "p") {
+                    inv.process = Some(PathBuf::from(v));
+                }
+            }
+            Some(_) => {}
+        }
+        i += 1;
+    }
+}
+
 /// The path of `-b/path` or `-b./path`: argp glues a short flag's value.
 fn glued_bundle(arg: &str) -> Option<&str> {
     arg.strip_prefix("-b")
@@ -196,6 +254,48 @@ mod tests {
         debug: bool,
         root: Option<&'static str>,
         pid_file: Option<&'static str>,
+    }
+
+    #[test]
+    fn exec_gives_its_process_file_and_id() {
+        for (args, process, id) in [
+            (
+                &[
+                    "--root",
+                    "/r",
+                    "exec",
+                    "--pid-file",
+                    "/p",
+                    "--process",
+                    "/e/proc.json",
+                    "--detach",
+                    "ctr",
+                ][..],
+                Some("/e/proc.json"),
+                Some("ctr"),
+            ),
+            (&["exec", "-p=/q.json", "c2"], Some("/q.json"), Some("c2")),
+            (
+                &["exec", "--env", "A=1", "-t", "c3", "sh", "-c", "x"],
+                None,
+                Some("c3"),
+            ),
+            (
+                &["exec", "-p", "/q.json", "--", "c4"],
+                Some("/q.json"),
+                Some("c4"),
+            ),
+            (&["exec", "--process"], None, None),
+        ] {
+            let inv = scan(&s(args)).unwrap();
+            assert_eq!(inv.process.as_deref(), process.map(Path::new), "{args:?}");
+            assert_eq!(inv.id.as_deref(), id, "{args:?}");
+        }
+        assert_eq!(
+            scan(&s(&["run", "-p", "x", "c5"])).unwrap().process,
+            None,
+            "exec's alone"
+        );
     }
 
     #[test]
@@ -407,6 +507,9 @@ mod tests {
                 Want {
                     sub: Some("exec"),
                     root: Some("/r"),
+                    // exec's id is read (its --process merge needs it);
+                    // the dangling -p after it is the command's.
+                    id: Some("c10"),
                     ..Want::default()
                 },
             ),

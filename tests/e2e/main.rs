@@ -8,6 +8,8 @@
 //!   --runc-binary`;
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
+//! - `lifecycle::*`: a running linker through the wrapper on podman:
+//!   `podman exec` gets the link variables;
 //! - `rootless::*`: two users made by the test, each with rootless podman
 //!   and a private registry; links on a podman network, none across users;
 //! - `hostile::*`: a link into another scope without permission, and an
@@ -24,6 +26,7 @@
 mod graph;
 mod harness;
 mod hostile;
+mod lifecycle;
 mod links;
 mod rootless;
 mod services;
@@ -80,6 +83,11 @@ fn cases() -> Vec<Case> {
             "services::a_linker_in_a_user_namespace_gets_its_hosts_file",
             podman,
             services::a_linker_in_a_user_namespace_gets_its_hosts_file,
+        ),
+        case(
+            "lifecycle::exec_in_a_linker_sees_its_link_variables",
+            &["podman", "crun"],
+            lifecycle::exec_in_a_linker_sees_its_link_variables,
         ),
         case(
             "rootless::two_users_with_private_registries_link_on_a_user_network",
