@@ -286,8 +286,9 @@ pub fn prepare_in(
     );
     reg.check_name(&request.scope, &request.name, ctx.id, &token)
         .map_err(reg_err)?;
-    let resolved = resolve::resolve(
+    let resolved = crate::links::wait::resolve_at_start(
         &mut reg,
+        ctx.state_dir,
         &request.name,
         &request.scope,
         &request.links,

@@ -109,6 +109,22 @@ pub fn run(
             std::slice::from_ref(req),
             Some(persist_dir),
         ) {
+            Err(e @ resolve::Error::Missing { .. })
+                if req.policy != crate::model::StartPolicy::Required =>
+            {
+                line(
+                    out,
+                    "WARN",
+                    format!(
+                        "{what}: {e} (it is ?{}: the container starts {})",
+                        req.policy,
+                        match req.policy {
+                            crate::model::StartPolicy::Optional => "without it",
+                            _ => "once it registers, or fails at the bound",
+                        }
+                    ),
+                )?
+            }
             Err(e) => line(out, "FAIL", format!("{what}: {e}"))?,
             Ok(found) => {
                 for r in found {

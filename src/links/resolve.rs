@@ -100,6 +100,15 @@ pub enum Error {
         target: String,
         what: &'static str,
     },
+    #[error(
+        "link \"{link}\": no container, service or resource named {target:?} registered in scope {scope:?} within the {bound:?} it waits (start it, raise the bound up to ?wait=60s, or make the link ?optional)"
+    )]
+    NotStarted {
+        link: String,
+        target: String,
+        scope: String,
+        bound: std::time::Duration,
+    },
     #[error("link \"{link}\": a container cannot link to itself")]
     SelfLink { link: String },
     #[error(transparent)]

@@ -17,7 +17,7 @@ pub mod url;
 pub mod vars;
 
 pub use id::{ContainerId, IdError, MAX_ID_LEN, escape as escape_id, short_id};
-pub use link::{Family, LinkRequest};
+pub use link::{Family, LinkRequest, StartPolicy};
 pub use name::{Name, NameError};
 pub use port::{Port, Proto, sort_ports};
 pub use scope::{Admits, DEFAULT_SCOPE, default_scope};

@@ -1,5 +1,8 @@
-//! A linker's life after its create, on podman with the wrapper as
-//! `--runtime`: `podman exec` sees the link variables (its own `-e` wins).
+//! A linker's life around its create on podman: `podman exec` sees the
+//! link variables (its own `-e` wins), with the wrapper as `--runtime`; a
+//! linker started before its target waits for it (`?wait`) or starts
+//! without it and gets its hosts line when it comes (`?optional`), with
+//! the hooks.d file.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,11 +13,12 @@ use testkit::*;
 
 const T: Duration = Duration::from_secs(60);
 
-/// A private podman whose runtime is the wrapper (over crun), a busybox
-/// rootfs and a state dir. The podman goes before the files.
+/// A private podman whose runtime is the wrapper (over crun), or that
+/// runs the hooks.d file, a busybox rootfs and a state dir. The podman goes
+/// before the files.
 struct World {
     podman: Podman,
-    runtime: PathBuf,
+    runtime: Option<PathBuf>,
     rootfs: String,
     tmp: tempfile::TempDir,
 }
@@ -37,26 +41,35 @@ impl World {
         fs::set_permissions(&runtime, fs::Permissions::from_mode(0o755)).unwrap();
         World {
             podman: Podman::new(),
-            runtime,
+            runtime: Some(runtime),
             rootfs,
             tmp,
         }
+    }
+
+    /// The world with the hooks.d file instead of the wrapper.
+    fn hooks() -> World {
+        let mut w = World::new();
+        w.runtime = None;
+        install_hooks_d(&w.podman.hooks_dir(), &w.state());
+        w
+    }
+
+    fn cmd(&self) -> std::process::Command {
+        let mut c = self.podman.cmd();
+        if let Some(r) = &self.runtime {
+            c.arg("--runtime").arg(r);
+        }
+        c
     }
 
     fn state(&self) -> PathBuf {
         self.tmp.path().join("state")
     }
 
-    /// `podman --runtime WRAPPER ARGS`; stdout, panics on failure.
+    /// `podman ARGS` in this world; stdout, panics on failure.
     fn podman(&self, args: &[&str]) -> String {
-        run_ok(
-            self.podman
-                .cmd()
-                .arg("--runtime")
-                .arg(&self.runtime)
-                .args(args),
-            T,
-        )
+        run_ok(self.cmd().args(args), T)
     }
 
     /// A target `name` serving /www on port 80.
@@ -139,5 +152,74 @@ pub fn exec_in_a_linker_sees_its_link_variables() {
         !linkshim_log(&w.state()).contains("WARN"),
         "{}",
         linkshim_log(&w.state())
+    );
+}
+
+/// The hosts file of `name`, read through `podman exec`.
+fn hosts_in(w: &World, name: &str) -> String {
+    w.podman(&["exec", name, "cat", "/etc/hosts"])
+}
+
+pub fn a_linker_started_first_waits_for_its_target_or_starts_without_it() {
+    let w = World::hooks();
+    let db = unique_name("db");
+    let cache = unique_name("cache");
+
+    // ?wait=20s: the linker's create waits; the target comes 2 s later.
+    let web = unique_name("web");
+    let mut c = w.cmd();
+    c.args(["run", "-d", "--name", &web])
+        .args(["--annotation", "io.linkshim.name=web"])
+        .args([
+            "--annotation",
+            &format!("io.linkshim.links={db}:db?wait=20s"),
+        ])
+        .args(["--rootfs", &w.rootfs, "sh", "-c", "env; exec sleep 300"]);
+    let linker = std::thread::spawn(move || output_within(&mut c, T));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!linker.is_finished(), "the linker waits for its target");
+    let ip = w.target(&db);
+    let out = linker
+        .join()
+        .unwrap()
+        .expect("the linker's podman run ends");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        linkshim_log(&w.state())
+    );
+    let logs = w.podman(&["logs", &web]);
+    assert!(
+        logs.lines().any(|l| l == format!("DB_PORT=tcp://{ip}:80")),
+        "the linker's own env: {logs}"
+    );
+    let hosts = hosts_in(&w, &web);
+    assert!(
+        hosts.lines().any(|l| l.starts_with(&format!("{ip}\tdb "))),
+        "{hosts}"
+    );
+    let log = linkshim_log(&w.state());
+    assert!(log.contains("waited"), "{log}");
+
+    // ?optional: starts at once without the target; its line comes with it.
+    let lone = unique_name("lone");
+    w.linker(
+        &lone,
+        &[
+            "io.linkshim.name=lone",
+            &format!("io.linkshim.links={cache}:cache?optional"),
+        ],
+    );
+    let hosts = hosts_in(&w, &lone);
+    assert!(!hosts.contains("\tcache "), "{hosts}");
+    let cache_ip = w.target(&cache);
+    let want = format!("{cache_ip}\tcache ");
+    assert!(
+        wait_until(Duration::from_secs(10), || hosts_in(&w, &lone)
+            .lines()
+            .any(|l| l.starts_with(&want))),
+        "{want:?} in\n{}",
+        hosts_in(&w, &lone)
     );
 }

@@ -9,7 +9,8 @@
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
 //! - `lifecycle::*`: a running linker through the wrapper on podman:
-//!   `podman exec` gets the link variables;
+//!   `podman exec` gets the link variables; a linker started before its
+//!   target, `?wait` and `?optional` (hooks.d);
 //! - `rootless::*`: two users made by the test, each with rootless podman
 //!   and a private registry; links on a podman network, none across users;
 //! - `hostile::*`: a link into another scope without permission, and an
@@ -88,6 +89,11 @@ fn cases() -> Vec<Case> {
             "lifecycle::exec_in_a_linker_sees_its_link_variables",
             &["podman", "crun"],
             lifecycle::exec_in_a_linker_sees_its_link_variables,
+        ),
+        case(
+            "lifecycle::a_linker_started_first_waits_for_its_target_or_starts_without_it",
+            &["podman"],
+            lifecycle::a_linker_started_first_waits_for_its_target_or_starts_without_it,
         ),
         case(
             "rootless::two_users_with_private_registries_link_on_a_user_network",
