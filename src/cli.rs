@@ -122,6 +122,21 @@ pub enum Command {
         #[arg(long)]
         show_env: bool,
     },
+    /// Add a link to a running linker: its /etc/hosts gains the line at
+    /// once (its variables cannot change).
+    Link {
+        /// The linker: its name (`scope/name` outside the default scope) or id.
+        container: String,
+        /// As in io.linkshim.links: `[scope/]target[:alias][+convox][?policy]`.
+        link: String,
+    },
+    /// Remove a running linker's link: its /etc/hosts loses the line at once.
+    Unlink {
+        /// The linker: its name (`scope/name` outside the default scope) or id.
+        container: String,
+        /// The alias of the link to remove.
+        alias: String,
+    },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.
     Resource {

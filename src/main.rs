@@ -144,6 +144,20 @@ fn main() -> ExitCode {
             show_env,
             &mut std::io::stdout().lock(),
         ),
+        Command::Link { container, link } => commands::link::link(
+            &dirs.state,
+            &dirs.persist,
+            &container,
+            &link,
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Unlink { container, alias } => commands::link::unlink(
+            &dirs.state,
+            &dirs.persist,
+            &container,
+            &alias,
+            &mut std::io::stdout().lock(),
+        ),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -171,6 +185,8 @@ fn label(command: &Command) -> &'static str {
         Command::Graph { .. } => "graph",
         Command::Inspect { .. } => "inspect",
         Command::Explain { .. } => "explain",
+        Command::Link { .. } => "link",
+        Command::Unlink { .. } => "unlink",
     }
 }
 

@@ -41,43 +41,55 @@ pub fn linkers_of(
         if linker.id == target.id {
             continue;
         }
-        let Some(file) = state_dir::hosts_file(state, &token) else {
-            continue;
-        };
-        // A linker without links has no hosts file: nothing to refresh.
-        if std::fs::symlink_metadata(&file).is_err() {
-            continue;
-        }
-        let failed = |e: std::io::Error| {
-            format!("linker {:?}: {}: {e}", linker.name.as_str(), file.display())
-        };
-        let _lock = match hosts_file::lock(&file, hosts_file::LOCK_WAIT) {
-            Ok(l) => l,
-            Err(e) => {
-                errors.push(failed(e));
-                continue;
-            }
-        };
-        // Its poststop may have removed the file meanwhile: then the lock
-        // file this made goes too.
-        if std::fs::symlink_metadata(&file).is_err() {
-            let _ = std::fs::remove_file(hosts_file::lock_path(&file));
-            continue;
-        }
-        // Read under the lock: what every refresh before this one saw.
-        let lines = current_lines(reg, persist, &linker);
         debug!(
-            "refresh for {:?}: linker {:?}, hosts file {}",
+            "refresh for {:?}: linker {:?}",
             target.name.as_str(),
-            linker.name.as_str(),
-            file.display()
+            linker.name.as_str()
         );
-        match rewrite_in_place(&file, &lines) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => errors.push(failed(e)),
-            _ => {}
+        if let Err(e) = linker_file(state, persist, reg, &linker, &token) {
+            errors.push(e);
         }
     }
     errors
+}
+
+/// Render again the hosts file of `linker`, which runs under `token`.
+/// A linker without a hosts file (created without links) has nothing to
+/// render: Ok(false). Ok(true) when its file was rendered.
+pub fn linker_file(
+    state: &Path,
+    persist: Option<&Path>,
+    reg: &mut Registry,
+    linker: &Record,
+    token: &str,
+) -> Result<bool, String> {
+    let Some(file) = state_dir::hosts_file(state, token) else {
+        return Ok(false);
+    };
+    // A linker without links has no hosts file: nothing to refresh.
+    if std::fs::symlink_metadata(&file).is_err() {
+        return Ok(false);
+    }
+    let failed =
+        |e: std::io::Error| format!("linker {:?}: {}: {e}", linker.name.as_str(), file.display());
+    let _lock = hosts_file::lock(&file, hosts_file::LOCK_WAIT).map_err(failed)?;
+    // Its poststop may have removed the file meanwhile: then the lock
+    // file this made goes too.
+    if std::fs::symlink_metadata(&file).is_err() {
+        let _ = std::fs::remove_file(hosts_file::lock_path(&file));
+        return Ok(false);
+    }
+    // Read under the lock: what every refresh before this one saw.
+    let lines = current_lines(reg, persist, linker);
+    debug!(
+        "linker {:?}: hosts file {}",
+        linker.name.as_str(),
+        file.display()
+    );
+    match rewrite_in_place(&file, &lines) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e)),
+        _ => Ok(true),
+    }
 }
 
 /// The hosts lines of `linker`'s links as they resolve now; a link whose

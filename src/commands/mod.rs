@@ -5,5 +5,6 @@ pub mod explain;
 pub mod gc;
 pub mod graph;
 pub mod inspect;
+pub mod link;
 pub mod ls;
 pub mod resource;

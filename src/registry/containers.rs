@@ -349,7 +349,7 @@ impl Registry {
     }
 
     /// [`keep_live`](Self::keep_live) of rows that carry a record and more.
-    fn keep_live_by<T>(&mut self, found: Vec<T>, rec: impl Fn(&T) -> &Record) -> Vec<T> {
+    pub(super) fn keep_live_by<T>(&mut self, found: Vec<T>, rec: impl Fn(&T) -> &Record) -> Vec<T> {
         let (live, stale): (Vec<_>, Vec<_>) =
             found.into_iter().partition(|r| rec(r).live(&self.live));
         if !stale.is_empty() && !self.read_only {

@@ -53,6 +53,7 @@ mod liveness;
 mod lock;
 mod read_only;
 mod record;
+mod relink;
 mod resources;
 mod schema;
 mod slots;

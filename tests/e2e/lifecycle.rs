@@ -223,3 +223,52 @@ pub fn a_linker_started_first_waits_for_its_target_or_starts_without_it() {
         hosts_in(&w, &lone)
     );
 }
+
+pub fn link_and_unlink_change_a_running_linkers_hosts_file() {
+    let w = World::hooks();
+    let db = unique_name("db");
+    let cache = unique_name("cache");
+    let web = unique_name("web");
+    let db_ip = w.target(&db);
+    let cache_ip = w.target(&cache);
+    w.linker(
+        &web,
+        &[
+            "io.linkshim.name=web",
+            &format!("io.linkshim.links={db}:db"),
+        ],
+    );
+    let line = |ip: &str, alias: &str| format!("{ip}\t{alias} ");
+    let has_line = |ip: &str, alias: &str| {
+        hosts_in(&w, &web)
+            .lines()
+            .any(|l| l.starts_with(&line(ip, alias)))
+    };
+    assert!(has_line(&db_ip, "db"), "{}", hosts_in(&w, &web));
+
+    let out = run_ok(
+        testkit::linkshim(&w.state()).args(["link", "web", &format!("{cache}:kv")]),
+        T,
+    );
+    assert!(out.contains("variables cannot"), "{out}");
+    assert!(has_line(&cache_ip, "kv"), "{}", hosts_in(&w, &web));
+    run_ok(
+        testkit::linkshim(&w.state()).args(["unlink", "web", "db"]),
+        T,
+    );
+    assert!(!has_line(&db_ip, "db"), "{}", hosts_in(&w, &web));
+    assert!(has_line(&cache_ip, "kv"), "{}", hosts_in(&w, &web));
+
+    // The added link is followed like one made at create: the target
+    // restarts, its line comes back.
+    w.podman(&["restart", "-t", "0", &cache]);
+    let ip = w
+        .podman(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &cache])
+        .trim()
+        .to_string();
+    assert!(
+        wait_until(Duration::from_secs(10), || has_line(&ip, "kv")),
+        "{}",
+        hosts_in(&w, &web)
+    );
+}

@@ -10,7 +10,8 @@
 //!   linker's hosts file, a linker in a user namespace (podman);
 //! - `lifecycle::*`: a running linker through the wrapper on podman:
 //!   `podman exec` gets the link variables; a linker started before its
-//!   target, `?wait` and `?optional` (hooks.d);
+//!   target, `?wait` and `?optional`; `linkshim link` and `unlink` on a
+//!   running linker (hooks.d);
 //! - `rootless::*`: two users made by the test, each with rootless podman
 //!   and a private registry; links on a podman network, none across users;
 //! - `hostile::*`: a link into another scope without permission, and an
@@ -94,6 +95,11 @@ fn cases() -> Vec<Case> {
             "lifecycle::a_linker_started_first_waits_for_its_target_or_starts_without_it",
             &["podman"],
             lifecycle::a_linker_started_first_waits_for_its_target_or_starts_without_it,
+        ),
+        case(
+            "lifecycle::link_and_unlink_change_a_running_linkers_hosts_file",
+            &["podman"],
+            lifecycle::link_and_unlink_change_a_running_linkers_hosts_file,
         ),
         case(
             "rootless::two_users_with_private_registries_link_on_a_user_network",
