@@ -288,7 +288,8 @@ pub fn prepare_in(
         .map_err(reg_err)?;
     let resolved = crate::links::wait::resolve_at_start(
         &mut reg,
-        ctx.state_dir,
+        // A dry run never waits: it says what a create would wait for.
+        apply.then_some(ctx.state_dir),
         &request.name,
         &request.scope,
         &request.links,

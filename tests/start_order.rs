@@ -106,3 +106,27 @@ fn an_optional_link_starts_without_its_target_and_keeps_the_others() {
     let out = precreate(&fx, &linker("mysql:db redis:cache"));
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn explain_never_waits_and_says_what_a_create_would_wait_for() {
+    let fx = Fixture::new();
+    let path = fx.dir.path().join("config.json");
+    std::fs::write(&path, linker("mysql:db?wait=60s")).unwrap();
+    let start = Instant::now();
+    let out = fx
+        .cmd(&["explain", "--config", path.to_str().unwrap()])
+        .env("LINKSHIM_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(50),
+        "no 60 s wait in a dry run"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a create would wait up to 60s"), "{err}");
+}

@@ -37,7 +37,7 @@ pub fn link(
         .with_context(|| format!("container {:?}", rec.name.as_str()))?;
     let found = wait::resolve_at_start(
         &mut reg,
-        state_dir,
+        Some(state_dir),
         &rec.name,
         &rec.scope,
         std::slice::from_ref(&new),

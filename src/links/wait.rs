@@ -25,10 +25,12 @@ use crate::registry::Registry;
 /// that is not running fails a `required` link, is left out of an
 /// `optional` one (its hosts line comes when it starts: the linker's
 /// record keeps the link, so the refresh finds it), and is waited for by a
-/// `wait` one, up to its bound. Any other failure fails the create.
+/// `wait` one, up to its bound, watching the registry in `state_dir`
+/// (None: a dry run, which never waits, and leaves the target out as an
+/// optional link's). Any other failure fails the create.
 pub fn resolve_at_start(
     reg: &mut Registry,
-    state_dir: &Path,
+    state_dir: Option<&Path>,
     linker: &Name,
     scope: &Name,
     links: &[LinkRequest],
@@ -44,6 +46,11 @@ pub fn resolve_at_start(
                 linker.as_str(),
                 request.target.as_str()
             ),
+            (Err(Error::Missing { .. }), StartPolicy::Wait(bound)) if state_dir.is_none() => info!(
+                "container {:?}: link \"{request}\": {:?} is not running; a create would wait up to {bound:?} for it",
+                linker.as_str(),
+                request.target.as_str()
+            ),
             (
                 Err(Error::Missing {
                     target,
@@ -52,6 +59,7 @@ pub fn resolve_at_start(
                 }),
                 StartPolicy::Wait(bound),
             ) => {
+                let state_dir = state_dir.expect("a dry run never gets here");
                 let start = Instant::now();
                 let one = std::slice::from_ref(request);
                 let found = until(state_dir, bound, || {
