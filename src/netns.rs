@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use nix::sched::{CloneFlags, setns};
 
+use crate::model::NetAddr;
+
 /// Why a namespace's addresses could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -37,15 +39,16 @@ pub enum Error {
     },
 }
 
-/// The addresses a container is reached at, from the namespace file at
-/// `path` (a bind-mounted netns or `/proc/<pid>/ns/net`): IPv4 first, then
-/// IPv6; loopback and link-local addresses left out.
-pub fn addresses(path: &Path) -> Result<Vec<IpAddr>, Error> {
+/// The addresses a container is reached at, each with its subnet, from
+/// the namespace file at `path` (a bind-mounted netns or
+/// `/proc/<pid>/ns/net`): IPv4 first, then IPv6; loopback and link-local
+/// addresses left out.
+pub fn addresses(path: &Path) -> Result<Vec<NetAddr>, Error> {
     use std::os::fd::AsFd;
     let file = open(path)?;
     let owned = path.to_path_buf();
     let listed = std::thread::scope(|s| {
-        s.spawn(|| -> Result<Vec<IpAddr>, Error> {
+        s.spawn(|| -> Result<Vec<NetAddr>, Error> {
             setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|source| Error::Enter {
                 path: owned.clone(),
                 source,
@@ -55,13 +58,30 @@ pub fn addresses(path: &Path) -> Result<Vec<IpAddr>, Error> {
                 source,
             })?;
             Ok(addrs
-                .filter_map(|ifa| ifa.address.and_then(|a| sockaddr_ip(&a)))
+                .filter_map(|ifa| {
+                    let ip = ifa.address.and_then(|a| sockaddr_ip(&a))?;
+                    let mask = ifa.netmask.and_then(|m| sockaddr_ip(&m));
+                    NetAddr::new(ip, mask.map_or(0, prefix_len))
+                })
                 .collect())
         })
         .join()
         .expect("the namespace thread does not panic")
     })?;
-    Ok(reachable(listed))
+    let ips = reachable(listed.iter().map(|n| n.ip).collect());
+    Ok(ips
+        .into_iter()
+        .filter_map(|ip| listed.iter().find(|n| n.ip == ip).copied())
+        .collect())
+}
+
+/// The prefix length of a netmask (its leading ones).
+fn prefix_len(mask: IpAddr) -> u8 {
+    let ones = match mask {
+        IpAddr::V4(m) => u32::from(m).leading_ones(),
+        IpAddr::V6(m) => u128::from(m).leading_ones(),
+    };
+    ones as u8
 }
 
 /// Open the namespace file at `path` without ever blocking: the path comes
@@ -160,5 +180,18 @@ mod tests {
             open(Path::new("/nonexistent/netns")),
             Err(Error::Open { .. })
         ));
+    }
+
+    #[test]
+    fn a_netmask_gives_its_prefix_length() {
+        for (mask, want) in [
+            ("255.255.0.0", 16),
+            ("255.255.255.0", 24),
+            ("0.0.0.0", 0),
+            ("255.255.255.255", 32),
+            ("ffff:ffff:ffff:ffff::", 64),
+        ] {
+            assert_eq!(prefix_len(mask.parse().unwrap()), want, "{mask}");
+        }
     }
 }

@@ -32,7 +32,18 @@ pub fn linkers_of(
 ) -> Vec<String> {
     let mut names = vec![target.name.as_str()];
     names.extend(target.service.as_ref().map(|s| s.as_str()));
-    let linkers = match reg.linkers_of(target.scope.as_str(), &names) {
+    // Those that name it, and those that name it by its id (or a prefix).
+    let by_id = reg.linkers_by_id(target.scope.as_str(), target.id.as_str());
+    let linkers = match reg
+        .linkers_of(target.scope.as_str(), &names)
+        .and_then(|mut l| {
+            for (rec, token) in by_id? {
+                if !l.iter().any(|(r, _)| r.id == rec.id) {
+                    l.push((rec, token));
+                }
+            }
+            Ok(l)
+        }) {
         Ok(l) => l,
         Err(e) => return vec![e.to_string()],
     };

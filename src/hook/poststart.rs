@@ -136,8 +136,12 @@ pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Resu
             request.name.as_str()
         ),
     };
-    let addrs = netns::addresses(&netns)
+    let nets = netns::addresses(&netns)
         .with_context(|| format!("container {:?}", request.name.as_str()))?;
+    // Another container's hosts line may carry it: only a valid one is kept.
+    let hostname = config
+        .hostname()
+        .filter(|h| crate::model::valid_hostname(h));
     let (env, shared) = share::shared(own_env(config), &request.share_env, policy, |k, why| {
         warn!(
             "container {:?}: variable {k:?} is not shared: {why}",
@@ -151,7 +155,9 @@ pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Resu
         admits: request.admits,
         service: request.service,
         index: None,
-        addrs,
+        hostname,
+        addrs: nets.iter().map(|n| n.ip).collect(),
+        nets,
         ports: request.expose,
         env,
         shared,

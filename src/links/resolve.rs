@@ -50,6 +50,7 @@ impl Resolved {
 fn endpoint(r: &Record) -> Endpoint<'_> {
     Endpoint {
         id: r.id.as_str(),
+        hostname: r.hostname.as_deref(),
         name: r.name.as_str(),
         addrs: &r.addrs,
         ports: &r.ports,
@@ -108,6 +109,15 @@ pub enum Error {
         target: String,
         scope: String,
         bound: std::time::Duration,
+    },
+    #[error(
+        "link \"{link}\": {target:?} names no container and is the start of {count} container ids in scope {scope:?} (give more of the id, or the name)"
+    )]
+    AmbiguousId {
+        link: String,
+        target: String,
+        scope: String,
+        count: usize,
     },
     #[error("link \"{link}\": a container cannot link to itself")]
     SelfLink { link: String },
@@ -168,19 +178,49 @@ pub fn resolve_each(
         .map(|l| l.target.as_str())
         .collect();
     let resources = find_resources(reg, &missing, persist_dir)?;
+    // A target that is no name may be a container id or its prefix
+    // (Docker's link by id), in the link's scope.
+    let mut by_id: Vec<Vec<Record>> = Vec::with_capacity(links.len());
+    for l in links {
+        let s = target_scope(l);
+        let named = is_container_or_service(&s, l.target.as_str())
+            || (s == *scope && resources.iter().any(|r| r.name == l.target));
+        by_id.push(if named {
+            Vec::new()
+        } else {
+            reg.find_by_id(s.as_str(), l.target.as_str())?
+        });
+    }
     Ok(links
         .iter()
-        .map(|request| {
+        .zip(&by_id)
+        .map(|(request, by_id)| {
             let link = request.to_string();
             let name = request.target.as_str();
             let in_scope = target_scope(request);
             if request.target == *linker && in_scope == *scope {
                 return Err(Error::SelfLink { link });
             }
+            if by_id.len() > 1 {
+                return Err(Error::AmbiguousId {
+                    link,
+                    target: name.to_string(),
+                    scope: in_scope.to_string(),
+                    count: by_id.len(),
+                });
+            }
+            if by_id
+                .first()
+                .is_some_and(|r| r.name == *linker && in_scope == *scope)
+            {
+                return Err(Error::SelfLink { link });
+            }
             let here = || found.iter().filter(|r| r.scope == in_scope);
-            // A replica named like its own service is one of the replicas.
+            // A replica named like its own service is one of the replicas;
+            // a target that is no name may be an id.
             let container = here()
-                .find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target));
+                .find(|r| r.name == request.target && r.service.as_ref() != Some(&request.target))
+                .or(by_id.first());
             let replicas: Vec<Record> = here()
                 .filter(|r| r.service.as_ref() == Some(&request.target))
                 .cloned()
@@ -370,6 +410,53 @@ mod tests {
         assert!(
             err.contains("nosuch"),
             "one missing target fails them all: {err}"
+        );
+    }
+
+    /// Docker's link by id: a name first, then a full id or a prefix that
+    /// only one container's id starts with, in the link's scope.
+    #[test]
+    fn a_target_may_be_a_container_id_or_an_unambiguous_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.register(&rec("0a1b2c3d4e5f6071", "db", None), None)
+            .unwrap();
+        reg.register(&rec("0a1b99999999", "cache", None), None)
+            .unwrap();
+        reg.register(&rec("ffff0000", "0a1b2c", None), None)
+            .unwrap();
+        let other_scope = Record {
+            scope: Name::parse("t", "b").unwrap(),
+            ..rec("beef0001", "x", None)
+        };
+        reg.register(&other_scope, None).unwrap();
+        let me = Name::parse("t", "me").unwrap();
+        let dflt = crate::model::default_scope();
+        let id_of = |reg: &mut Registry, text: &str| -> Result<String, String> {
+            resolve(reg, &me, &dflt, &parse_links(text).unwrap(), None)
+                .map(|r| match &r[0].target {
+                    Target::Container(c) => c.id.to_string(),
+                    other => panic!("{other:?}"),
+                })
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            id_of(&mut reg, "0a1b2c3d4e5f6071:db").unwrap(),
+            "0a1b2c3d4e5f6071"
+        );
+        assert_eq!(id_of(&mut reg, "0a1b2c3d").unwrap(), "0a1b2c3d4e5f6071");
+        assert_eq!(
+            id_of(&mut reg, "0a1b2c").unwrap(),
+            "ffff0000",
+            "a name wins over an id prefix"
+        );
+        let err = id_of(&mut reg, "0a1b").unwrap_err();
+        assert!(err.contains("start of 2 container ids"), "{err}");
+        assert!(err.contains("\"0a1b\""), "{err}");
+        let err = id_of(&mut reg, "beef").unwrap_err();
+        assert!(
+            err.contains("could not get container for beef"),
+            "an id in another scope is not found: {err}"
         );
     }
 

@@ -8,9 +8,10 @@ use std::fmt;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
+    // Declared in Docker's order: the derived `Ord` is `sort_ports`'s.
     Tcp,
-    Udp,
     Sctp,
+    Udp,
 }
 
 impl Proto {
@@ -36,10 +37,10 @@ impl fmt::Display for Port {
     }
 }
 
-/// Docker's port order: TCP first, then UDP, then SCTP; by number within
-/// a protocol.
+/// Docker's port order: TCP first, then the other protocols by name (SCTP,
+/// then UDP); by number within a protocol.
 pub fn sort_ports(ports: &mut Vec<Port>) {
-    ports.sort_by_key(|p| (p.proto != Proto::Tcp, p.proto, p.number));
+    ports.sort_by_key(|p| (p.proto, p.number));
     ports.dedup();
 }
 
@@ -48,7 +49,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn docker_order_tcp_then_udp_then_sctp_by_number() {
+    fn docker_order_tcp_then_sctp_then_udp_by_number() {
         let p = |number, proto| Port { number, proto };
         let mut ports = vec![
             p(9, Proto::Sctp),
@@ -56,6 +57,8 @@ mod tests {
             p(9000, Proto::Tcp),
             p(80, Proto::Tcp),
             p(80, Proto::Tcp),
+            p(7, Proto::Udp),
+            p(100, Proto::Sctp),
         ];
         sort_ports(&mut ports);
         assert_eq!(
@@ -63,8 +66,10 @@ mod tests {
             vec![
                 p(80, Proto::Tcp),
                 p(9000, Proto::Tcp),
+                p(9, Proto::Sctp),
+                p(100, Proto::Sctp),
+                p(7, Proto::Udp),
                 p(53, Proto::Udp),
-                p(9, Proto::Sctp)
             ]
         );
     }

@@ -13,7 +13,7 @@ use crate::model::share::Policy;
 use crate::model::{Name, Template};
 
 /// The columns a record is read from.
-pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created";
+pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, hostname, addrs, nets, ports, env, links, url, pid, pid_start, boot_id, created";
 
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {
@@ -51,9 +51,9 @@ fn env_of(text: &str) -> Result<(Vec<(String, String)>, Policy), serde_json::Err
 pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO containers
-            (id, scope, name, admits, service, svc_index, addrs, ports, env, links, url, pid, pid_start, boot_id, created, token)
+            (id, scope, name, admits, service, svc_index, hostname, addrs, nets, ports, env, links, url, pid, pid_start, boot_id, created, token)
          VALUES
-            (:id, :scope, :name, :admits, :service, :svc_index, :addrs, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
+            (:id, :scope, :name, :admits, :service, :svc_index, :hostname, :addrs, :nets, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
     )?
     .execute(named_params! {
         ":id": rec.id.as_str(),
@@ -62,7 +62,9 @@ pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusql
         ":admits": json(&rec.admits),
         ":service": rec.service.as_ref().map(Name::as_str),
         ":svc_index": rec.index,
+        ":hostname": rec.hostname,
         ":addrs": json(&rec.addrs),
+        ":nets": json(&rec.nets),
         ":ports": json(&rec.ports),
         ":env": env_json(rec),
         ":links": json(&rec.links),
@@ -81,6 +83,8 @@ pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusql
 pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> {
     let text = |col: &str| row.get::<_, String>(col);
     let (addrs, ports, env, links) = (text("addrs")?, text("ports")?, text("env")?, text("links")?);
+    let nets = text("nets")?;
+    let hostname: Option<String> = row.get("hostname")?;
     let name: String = row.get("name")?;
     let scope: String = row.get("scope")?;
     let admits: String = row.get("admits")?;
@@ -95,6 +99,16 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
     let json_field = |col: &'static str| move |e: serde_json::Error| why(col, &e);
     Ok((|| {
         let (env, shared) = env_of(&env).map_err(json_field("env"))?;
+        let mut ports: Vec<crate::model::Port> =
+            serde_json::from_str(&ports).map_err(json_field("ports"))?;
+        // A row of an older linkshim may hold another order.
+        crate::model::sort_ports(&mut ports);
+        if let Some(h) = hostname
+            .as_deref()
+            .filter(|h| !crate::model::valid_hostname(h))
+        {
+            return Err(why("hostname", &format!("{h:?} is not a hostname")));
+        }
         Ok(Record {
             scope: Name::parse("scope", &scope).map_err(|e| why("scope", &e))?,
             name: Name::parse("name", &name).map_err(|e| why("name", &e))?,
@@ -104,8 +118,10 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
                 .transpose()
                 .map_err(|e| why("service", &e))?,
             index,
+            hostname,
             addrs: serde_json::from_str(&addrs).map_err(json_field("addrs"))?,
-            ports: serde_json::from_str(&ports).map_err(json_field("ports"))?,
+            nets: serde_json::from_str(&nets).map_err(json_field("nets"))?,
+            ports,
             env,
             shared,
             links: serde_json::from_str(&links).map_err(json_field("links"))?,
@@ -167,7 +183,8 @@ mod tests {
         c.execute_batch(
             "CREATE TABLE containers (id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL,
                 admits TEXT NOT NULL, service TEXT,
-                svc_index INTEGER, addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL,
+                svc_index INTEGER, hostname TEXT, addrs TEXT NOT NULL, nets TEXT NOT NULL DEFAULT '[]',
+                ports TEXT NOT NULL, env TEXT NOT NULL,
                 links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
                 boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);",
         )
@@ -185,11 +202,22 @@ mod tests {
             admits: crate::model::Admits::parse("t", ["b", "c"]).unwrap(),
             service: Some(Name::parse("t", "web").unwrap()),
             index: Some(3),
+            hostname: Some("fred".into()),
             addrs: vec!["10.0.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
-            ports: vec![Port {
-                number: 53,
-                proto: Proto::Udp,
-            }],
+            nets: vec![
+                "10.0.0.2/24".parse().unwrap(),
+                "fd00::2/64".parse().unwrap(),
+            ],
+            ports: vec![
+                Port {
+                    number: 80,
+                    proto: Proto::Tcp,
+                },
+                Port {
+                    number: 53,
+                    proto: Proto::Udp,
+                },
+            ],
             env: vec![("A".into(), "1=2".into())],
             shared: Policy::Declared,
             links: vec![
@@ -219,7 +247,7 @@ mod tests {
     fn a_bare_env_list_is_a_row_shared_under_all() {
         let c = conn();
         c.execute_batch(
-            "INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, '[]', '[]',
+            "INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', '[]',
                 '[[\"A\",\"1\"]]', '[]', NULL, NULL, NULL, 'b', 0, NULL);",
         )
         .unwrap();
@@ -237,10 +265,12 @@ mod tests {
             ("ports", "'nope'", "ports"),
             ("scope", "'a b'", "scope"),
             ("admits", "'[\"a/b\"]'", "admits"),
+            ("nets", "'[\"10.0.0.1\"]'", "nets"),
+            ("hostname", "'a b'", "hostname"),
         ] {
             c.execute_batch(&format!(
                 "DELETE FROM containers;
-                 INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
+                 INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
                  UPDATE containers SET {col} = {value};"
             ))
             .unwrap();

@@ -246,6 +246,36 @@ impl Registry {
         Ok(self.keep_live_by(found, |(rec, _)| rec))
     }
 
+    /// The live linkers, with their tokens, whose links in `scope` name
+    /// container `id` by its id or a prefix of it.
+    pub fn linkers_by_id(&mut self, scope: &str, id: &str) -> Result<Vec<(Record, String)>, Error> {
+        let found = codec::select_with(
+            &self.conn,
+            &self.path,
+            ", token",
+            "token IS NOT NULL AND id IN (SELECT linker_id FROM link_targets
+                WHERE scope = ?1 AND substr(?2, 1, length(target)) = target)",
+            params![scope, id],
+            |rec, row| Ok((rec, row.get::<_, String>("token")?)),
+        )?;
+        Ok(self.keep_live_by(found, |(rec, _)| rec))
+    }
+
+    /// The live containers of `scope` whose id is `prefix` or starts with
+    /// it (Docker's link by id); stale ones are cleared.
+    pub fn find_by_id(&mut self, scope: &str, prefix: &str) -> Result<Vec<Record>, Error> {
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = codec::select(
+            &self.conn,
+            &self.path,
+            "scope = ?1 AND substr(id, 1, length(?2)) = ?2 ORDER BY id",
+            [scope, prefix],
+        )?;
+        Ok(self.keep_live(found))
+    }
+
     /// True when a container or a reserved slot carries `token`.
     pub fn has_token(&self, token: &str) -> Result<bool, Error> {
         self.conn

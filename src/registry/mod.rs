@@ -3,7 +3,7 @@
 //! On-disk layout, under the state directory (default `/run/linkshim`, mode 0700):
 //!
 //! ```text
-//! registry.db        SQLite database (WAL mode, schema version 6 in user_version), tables:
+//! registry.db        SQLite database (WAL mode, schema version 7 in user_version), tables:
 //!                      containers    one row per running container: its record (see
 //!                                    `codec`) and the hosts token it was created under;
 //!                                    (scope, name) unique, the id its primary key

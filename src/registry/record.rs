@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::liveness::{self, Liveness};
 use crate::model::share::Policy;
-use crate::model::{Admits, ContainerId, LinkRequest, Name, Port, Template, default_scope};
+use crate::model::{
+    Admits, ContainerId, LinkRequest, Name, NetAddr, Port, Template, default_scope,
+};
 
 /// One running container, as registered at its start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,8 +22,14 @@ pub struct Record {
     /// The service this container is a replica of, and its index in it (1..N).
     pub service: Option<Name>,
     pub index: Option<u32>,
+    /// Its configured hostname (`hostname` in its config), when one that
+    /// may go into a hosts line (`model::valid_hostname`).
+    pub hostname: Option<String>,
     /// Addresses read from its network namespace: IPv4 first.
     pub addrs: Vec<IpAddr>,
+    /// The same addresses with their subnets, to find the one a linker
+    /// shares; empty in a record from before they were kept.
+    pub nets: Vec<NetAddr>,
     /// Exposed ports, in Docker's order.
     pub ports: Vec<Port>,
     /// What it shares of its own configured environment (see
@@ -56,7 +64,9 @@ impl Record {
             admits: Admits::Own,
             service: None,
             index: None,
+            hostname: None,
             addrs: vec![],
+            nets: vec![],
             ports: vec![],
             env: vec![],
             shared: Policy::All,

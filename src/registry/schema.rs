@@ -8,7 +8,7 @@ use super::Registry;
 use super::error::{Error, db};
 
 /// The version `open` brings every registry to (`PRAGMA user_version`).
-pub(super) const VERSION: i32 = 6;
+pub(super) const VERSION: i32 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS containers (
     admits    TEXT NOT NULL,
     service   TEXT,
     svc_index INTEGER,
+    hostname  TEXT,
     addrs     TEXT NOT NULL,
+    nets      TEXT NOT NULL DEFAULT '[]',
     ports     TEXT NOT NULL,
     env       TEXT NOT NULL,
     links     TEXT NOT NULL,
@@ -89,8 +91,10 @@ fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     .map(|n| n > 0)
 }
 
-/// Bring a registry of version 1 to 5 (or none) to `VERSION`, in the
-/// caller's transaction. Every old row goes to the `default` scope; rows
+/// Bring a registry of version 1 to 6 (or none) to `VERSION`, in the
+/// caller's transaction. Version 6 lacked the containers' hostname and
+/// their addresses' subnets: its rows gain them empty (such a record is
+/// rendered with its short id and every address, as before). Every old row goes to the `default` scope; rows
 /// of a container id runc would refuse (a newline, a space) are dropped,
 /// since their short form could break a hosts line. Version 2 lacked
 /// link_targets, version 3 reservations and version 4 holds, which the
@@ -99,6 +103,12 @@ fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
 /// makes them no container's own: a config carrying such a token is given
 /// a new one).
 fn upgrade(conn: &Connection, from: i32) -> rusqlite::Result<()> {
+    if from == 6 {
+        return conn.execute_batch(
+            "ALTER TABLE containers ADD COLUMN hostname TEXT;
+             ALTER TABLE containers ADD COLUMN nets TEXT NOT NULL DEFAULT '[]';",
+        );
+    }
     if from == 1 {
         conn.execute_batch(
             "ALTER TABLE containers ADD COLUMN token TEXT;
@@ -441,6 +451,74 @@ mod tests {
         assert!(reg.token_held("0123456789abcdef").unwrap());
     }
 
+    /// Version 6 as linkshim wrote it (scopes, holds with their container;
+    /// no hostname, no subnets).
+    const V6: &str = "CREATE TABLE containers (id TEXT PRIMARY KEY, scope TEXT NOT NULL,
+            name TEXT NOT NULL, admits TEXT NOT NULL, service TEXT, svc_index INTEGER,
+            addrs TEXT NOT NULL, ports TEXT NOT NULL, env TEXT NOT NULL, links TEXT NOT NULL,
+            url TEXT, pid INTEGER, pid_start INTEGER, boot_id TEXT NOT NULL,
+            created INTEGER NOT NULL, token TEXT, UNIQUE (scope, name));
+         CREATE INDEX containers_token ON containers(token);
+         CREATE INDEX containers_name ON containers(name);
+         CREATE UNIQUE INDEX containers_slot ON containers(scope, service, svc_index) WHERE service IS NOT NULL;
+         CREATE TABLE reservations (token TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL,
+            service TEXT NOT NULL, svc_index INTEGER NOT NULL, boot_id TEXT NOT NULL,
+            created INTEGER NOT NULL);
+         CREATE TABLE holds (token TEXT PRIMARY KEY, boot_id TEXT NOT NULL, created INTEGER NOT NULL,
+            scope TEXT, name TEXT);
+         CREATE TABLE link_targets (linker_id TEXT NOT NULL, scope TEXT NOT NULL, target TEXT NOT NULL);
+         CREATE TABLE resources (name TEXT PRIMARY KEY, url TEXT NOT NULL, env TEXT NOT NULL,
+            addrs TEXT NOT NULL DEFAULT '[]');";
+
+    /// Version 6 keeps its scoped rows, holds and links; its containers
+    /// gain no hostname and no subnets, and its ports come back in
+    /// Docker's order.
+    #[test]
+    fn a_version_6_registry_keeps_its_rows_and_gains_hostname_and_subnets() {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = crate::registry::boot_id();
+        let now = crate::registry::now();
+        let pid = std::process::id();
+        let start = crate::registry::pid_start_time(pid as i32).unwrap();
+        old_db(
+            dir.path(),
+            &format!(
+                "{V6}
+                 INSERT INTO containers VALUES ('db1', 'team-a', 'db', '[\"b\"]', NULL, NULL,
+                    '[\"10.0.0.1\"]', '[{{\"number\":8,\"proto\":\"udp\"}},{{\"number\":9,\"proto\":\"sctp\"}}]',
+                    '[]', '[]', NULL, {pid}, {start}, '{boot}', {now}, '000000000000000000000000000000d1');
+                 INSERT INTO containers VALUES ('web1', 'team-a', 'web', '[]', NULL, NULL,
+                    '[\"10.0.0.2\"]', '[]', '[]', '[\"db\"]', NULL, {pid}, {start}, '{boot}', {now},
+                    '000000000000000000000000000000d2');
+                 INSERT INTO link_targets VALUES ('web1', 'team-a', 'db');
+                 INSERT INTO holds VALUES ('000000000000000000000000000000c1', '{boot}', {now}, 'team-a', 'x');
+                 PRAGMA user_version = 6;"
+            ),
+        );
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert_eq!(version(&reg.conn).unwrap(), VERSION);
+        let db1 = reg.lookup("team-a", "db").unwrap().expect("db1 kept");
+        assert_eq!(db1.hostname, None);
+        assert!(db1.nets.is_empty());
+        assert_eq!(
+            db1.addrs,
+            vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(db1.admits.to_string(), "b");
+        let ports: Vec<String> = db1.ports.iter().map(ToString::to_string).collect();
+        assert_eq!(ports, vec!["9/sctp", "8/udp"]);
+        assert_eq!(reg.linkers_of("team-a", &["db"]).unwrap().len(), 1);
+        assert!(reg.token_held("000000000000000000000000000000c1").unwrap());
+        let rec = Record {
+            hostname: Some("fred".into()),
+            nets: vec!["10.0.0.3/24".parse().unwrap()],
+            ..Record::new("c3", Name::parse("t", "c3").unwrap()).owned_by(pid as i32)
+        };
+        reg.register(&rec, None).unwrap();
+        let got = reg.get("c3").unwrap().unwrap();
+        assert_eq!((got.hostname, got.nets), (rec.hostname, rec.nets));
+    }
+
     /// Version 5 as linkshim wrote it: version 4 and the holds, one of this
     /// boot and one of another. The holds come over as they are (a token is
     /// host-wide), the rest moves to the scoped layout, in one step.
@@ -467,7 +545,7 @@ mod tests {
         );
         let mut reg = Registry::open(dir.path()).unwrap();
         assert_eq!(version(&reg.conn).unwrap(), VERSION);
-        assert_eq!(VERSION, 6);
+        assert_eq!(VERSION, 7);
         let held = |reg: &Registry, t: &str| reg.token_held(t).unwrap();
         assert!(
             held(&reg, "000000000000000000000000000000c1"),

@@ -277,13 +277,13 @@ mod tests {
                 count: 10,
             },
             Case {
-                desc: "sctp after udp",
+                desc: "no tcp: sctp before udp, whatever the numbers",
                 alias: "s",
-                expose: "7/sctp,8/udp",
+                expose: "7/udp,8/sctp",
                 env: &[],
                 want_has: &[
-                    ("S_PORT", "udp://10.0.0.5:8"),
-                    ("S_PORT_7_SCTP", "sctp://10.0.0.5:7"),
+                    ("S_PORT", "sctp://10.0.0.5:8"),
+                    ("S_PORT_7_UDP", "udp://10.0.0.5:7"),
                 ],
                 want_not: &[],
                 count: 10,
@@ -339,10 +339,10 @@ mod tests {
 
     #[test]
     fn ports_list_in_docker_order() {
-        let ports = parse_expose("33060/udp,3306").unwrap();
+        let ports = parse_expose("33060/udp,3306,9/sctp").unwrap();
         assert_eq!(
             ports_list("172.17.0.5".parse().unwrap(), &ports),
-            "tcp://172.17.0.5:3306,udp://172.17.0.5:33060"
+            "tcp://172.17.0.5:3306,sctp://172.17.0.5:9,udp://172.17.0.5:33060"
         );
     }
 }

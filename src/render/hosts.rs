@@ -53,14 +53,24 @@ impl Line {
     }
 }
 
-/// Docker's line for a link: `<ip>\t<alias> <short id> <name>`, the name
-/// left out when it equals the alias. One line for the first IPv4 address
-/// and one for the first global IPv6 address.
-pub fn link_lines(alias: &str, id: &str, name: &str, addrs: &[IpAddr]) -> Vec<Line> {
+/// The name a hosts line gives a target after its alias, as Docker did:
+/// its configured hostname (which Docker defaulted to the short id), else
+/// its short id. A hostname that is no valid one (a record no linkshim
+/// wrote) is not used.
+pub fn host_name<'a>(id: &'a str, hostname: Option<&'a str>) -> &'a str {
+    hostname
+        .filter(|h| crate::model::valid_hostname(h))
+        .unwrap_or_else(|| crate::model::short_id(id))
+}
+
+/// Docker's line for a link: `<ip>\t<alias> <host> <name>`, `host` being
+/// the target's hostname or short id ([`host_name`]), a name left out when
+/// it repeats an earlier one. One line for the first IPv4 address and one
+/// for the first global IPv6 address.
+pub fn link_lines(alias: &str, host: &str, name: &str, addrs: &[IpAddr]) -> Vec<Line> {
     let mut names = vec![alias.to_string()];
-    let short = crate::model::short_id(id);
-    if !short.is_empty() && short != alias {
-        names.push(short.to_string());
+    if !host.is_empty() && host != alias {
+        names.push(host.to_string());
     }
     if !names.iter().any(|n| n == name) {
         names.push(name.to_string());
@@ -101,7 +111,41 @@ mod tests {
     const ID: &str = "330ef1855f7165c9ff8ace36d91382d88d54b581afe23684a73782590ab3dc59";
 
     #[test]
+    fn the_host_name_is_the_hostname_else_the_short_id() {
+        assert_eq!(host_name(ID, Some("fred")), "fred");
+        assert_eq!(host_name(ID, None), "330ef1855f71");
+        assert_eq!(host_name(ID, Some("")), "330ef1855f71");
+        assert_eq!(
+            host_name(ID, Some("x\n6.6.6.6 db")),
+            "330ef1855f71",
+            "a hostname that could break a line is not used"
+        );
+        assert_eq!(host_name("", None), "");
+    }
+
+    #[test]
     fn docker_line_format() {
+        let lines = |alias, hostname, name, addrs: &[&str]| -> Vec<String> {
+            let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
+            link_lines(alias, host_name(ID, hostname), name, &addrs)
+                .iter()
+                .map(Line::render)
+                .collect()
+        };
+        assert_eq!(
+            lines("db", Some("fred"), "mysql_server", &["172.17.0.2"]),
+            ["172.17.0.2\tdb fred mysql_server"],
+            "Docker: alias, hostname, name"
+        );
+        assert_eq!(
+            lines("fred", Some("fred"), "mysql_server", &["172.17.0.2"]),
+            ["172.17.0.2\tfred mysql_server"]
+        );
+        assert_eq!(
+            lines("db", Some("db1"), "db1", &["172.17.0.2"]),
+            ["172.17.0.2\tdb db1"],
+            "a name equal to the hostname once"
+        );
         let cases: &[(&str, &str, &[&str], &[&str])] = &[
             (
                 "db",
@@ -134,7 +178,7 @@ mod tests {
         ];
         for (alias, name, addrs, want) in cases {
             let addrs: Vec<IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
-            let got: Vec<String> = link_lines(alias, ID, name, &addrs)
+            let got: Vec<String> = link_lines(alias, host_name(ID, None), name, &addrs)
                 .iter()
                 .map(Line::render)
                 .collect();
@@ -145,7 +189,12 @@ mod tests {
     #[test]
     fn block_is_replaced_not_stacked() {
         let base = "127.0.0.1\tlocalhost\n10.88.0.9\tme\n";
-        let lines = link_lines("db", ID, "mysql", &["10.0.0.2".parse().unwrap()]);
+        let lines = link_lines(
+            "db",
+            host_name(ID, None),
+            "mysql",
+            &["10.0.0.2".parse().unwrap()],
+        );
         let once = render(base, &lines);
         let twice = render(&once, &lines);
         assert_eq!(once, twice);

@@ -29,6 +29,8 @@ pub struct Rendered {
 pub struct Endpoint<'a> {
     /// Its container id; empty for a resource.
     pub id: &'a str,
+    /// Its configured hostname, when it has one.
+    pub hostname: Option<&'a str>,
     pub name: &'a str,
     /// IPv4 first.
     pub addrs: &'a [IpAddr],
@@ -159,7 +161,7 @@ fn render_one(out: &mut Rendered, linker: &str, link: &Link<'_>, policy: Policy)
             one_target(out, linker, alias, &prefix, family, target, policy);
             out.hosts.extend(hosts::link_lines(
                 alias,
-                target.id,
+                hosts::host_name(target.id, target.hostname),
                 target.name,
                 target.addrs,
             ));
@@ -177,7 +179,8 @@ fn render_one(out: &mut Rendered, linker: &str, link: &Link<'_>, policy: Policy)
                     docker(out, linker, &replica_alias, &replica_prefix, rec, policy);
                 }
                 urls.extend(filled_url(rec, family));
-                for mut line in hosts::link_lines(&replica_alias, rec.id, rec.name, rec.addrs) {
+                let host = hosts::host_name(rec.id, rec.hostname);
+                for mut line in hosts::link_lines(&replica_alias, host, rec.name, rec.addrs) {
                     line.names.insert(0, alias.to_string());
                     out.hosts.push(line);
                 }
@@ -291,6 +294,7 @@ mod tests {
         fn ep(&self) -> Endpoint<'_> {
             Endpoint {
                 id: &self.id,
+                hostname: None,
                 name: &self.name,
                 addrs: &self.addrs,
                 ports: &self.ports,

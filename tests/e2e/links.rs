@@ -109,6 +109,9 @@ impl Engine {
     }
 }
 
+/// The hostname the runc, crun and podman targets are configured with.
+const TARGET_HOSTNAME: &str = "mysql-host";
+
 /// A started engine with linkshim in its path, and the checks only it can
 /// make. Dropping it removes every container it started.
 trait Rig {
@@ -145,6 +148,14 @@ trait Rig {
     /// Returns true when its record must be gone at once, false when the
     /// engine unregisters it a little later.
     fn stop_target(&mut self, id: &str) -> bool;
+
+    /// The name a linker's hosts line gives target `id` after its alias:
+    /// its configured hostname (Docker's `alias hostname name`), else its
+    /// short id. The runc, crun and podman targets are started with the
+    /// hostname [`TARGET_HOSTNAME`]; `ctr run` sets none.
+    fn target_host(&self, id: &str) -> String {
+        short_id(id).to_string()
+    }
 
     /// What to show when something went wrong (engine logs).
     fn diagnostics(&self) -> String {
@@ -200,7 +211,7 @@ pub fn scenario(engine: Engine) {
     let seen = LinkerOutput::parse(&stdout);
     let (want, ports) = docker_link_env("DB", "webapp", "db", &ip, own_env);
     seen.assert_link_env("DB", &want, &ports);
-    seen.assert_hosts_line(&ip, &format!("db {} mysql_server", short_id(&id)));
+    seen.assert_hosts_line(&ip, &format!("db {} mysql_server", rig.target_host(&id)));
     rig.check_hosts_base(&seen.hosts, &linker);
     assert_eq!(seen.fetched, "linkshim-ok\n", "wget through the alias `db`");
     // The linker's hosts file goes when it stops (poststop).
@@ -337,6 +348,7 @@ impl Rig for OciRig {
         for kv in ["HOME=/root", "HOSTNAME=mysql", "container=oci"] {
             process_env.push(json!(kv));
         }
+        cfg["hostname"] = json!(TARGET_HOSTNAME);
         cfg["org.example.unknown"] = json!({"keep": [1, "two", {"three": null}]});
         cfg["process"]["x-unknown"] = json!("kept");
         cfg["linux"]["x-unknown"] = json!(true);
@@ -394,6 +406,10 @@ impl Rig for OciRig {
         self.bundles.push((id.clone(), bundle, before));
         self.containers.push(c);
         (id, out)
+    }
+
+    fn target_host(&self, _id: &str) -> String {
+        TARGET_HOSTNAME.to_string()
     }
 
     fn check_hosts_base(&self, hosts: &str, _linker: &str) {
@@ -529,7 +545,7 @@ impl Rig for PodmanRig {
     ) -> (String, String) {
         let name = unique_name("lsh-mysql");
         let mut c = self.cmd();
-        c.args(["run", "-d", "--name", &name]);
+        c.args(["run", "-d", "--name", &name, "--hostname", TARGET_HOSTNAME]);
         Self::annotate(&mut c, annotations);
         for (k, v) in env {
             c.arg("-e").arg(format!("{k}={v}"));
@@ -565,6 +581,10 @@ impl Rig for PodmanRig {
         c.args(["--rootfs", &self.rootfs]).args(args);
         let out = output_within(&mut c, T).unwrap_or_else(|| panic!("podman run {name} timed out"));
         (name, out)
+    }
+
+    fn target_host(&self, _id: &str) -> String {
+        TARGET_HOSTNAME.to_string()
     }
 
     fn check_hosts_base(&self, hosts: &str, linker: &str) {

@@ -14,6 +14,8 @@
 //!   running linker (hooks.d);
 //! - `rootless::*`: two users made by the test, each with rootless podman
 //!   and a private registry; links on a podman network, none across users;
+//! - `parity::*`: what Docker's link tests expect (hostname in hosts
+//!   lines, link by id prefix, port order, one alias per link), on podman;
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
@@ -30,6 +32,7 @@ mod harness;
 mod hostile;
 mod lifecycle;
 mod links;
+mod parity;
 mod rootless;
 mod services;
 
@@ -105,6 +108,11 @@ fn cases() -> Vec<Case> {
             "rootless::two_users_with_private_registries_link_on_a_user_network",
             &["podman", "useradd", "runuser", "newuidmap", "slirp4netns"],
             rootless::two_users_with_private_registries_link_on_a_user_network,
+        ),
+        case(
+            "parity::hostname_id_prefix_and_port_order",
+            podman,
+            parity::hostname_id_prefix_and_port_order,
         ),
         case(
             "hostile::a_cross_scope_link_is_refused_on_runc",

@@ -13,14 +13,14 @@ const T: Duration = Duration::from_secs(60);
 /// One test's world: a private podman whose hooks.d holds the package's
 /// file, pointed at this build and at private state and persistent
 /// directories, and a busybox rootfs. The podman goes before the files.
-struct Setup {
-    podman: Podman,
-    rootfs: String,
+pub struct Setup {
+    pub podman: Podman,
+    pub rootfs: String,
     tmp: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let rootfs = busybox_rootfs(tmp.path()).to_str().unwrap().to_string();
         let podman = Podman::new();
@@ -37,7 +37,7 @@ impl Setup {
         setup
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.tmp.path().join("state")
     }
 
@@ -46,7 +46,7 @@ impl Setup {
     }
 
     /// `linkshim ARGS` on this world's directories; its stdout.
-    fn linkshim(&self, args: &[&str]) -> String {
+    pub fn linkshim(&self, args: &[&str]) -> String {
         run_ok(
             testkit::linkshim(&self.state())
                 .arg("--persist-dir")
@@ -57,7 +57,7 @@ impl Setup {
     }
 }
 
-fn ip_of(podman: &Podman, name: &str) -> String {
+pub fn ip_of(podman: &Podman, name: &str) -> String {
     podman
         .run_ok(
             &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
@@ -67,7 +67,7 @@ fn ip_of(podman: &Podman, name: &str) -> String {
         .to_string()
 }
 
-fn id_of(podman: &Podman, name: &str) -> String {
+pub fn id_of(podman: &Podman, name: &str) -> String {
     podman
         .run_ok(&["inspect", "-f", "{{.Id}}", name], T)
         .trim()
