@@ -203,6 +203,23 @@ fn choose_token(
     Ok(Some(t.clone()))
 }
 
+/// The name a container answers to when no annotation names it: the name
+/// its engine gave it (podman's `--name`, `<pod>-<container>` for `kube
+/// play`: `oci::podman`), else its configured hostname. `id` is the
+/// container's, when known.
+pub fn fallback_name(
+    config: &Config,
+    annotations: &std::collections::BTreeMap<String, String>,
+    id: Option<&str>,
+) -> Option<String> {
+    if annotation::names_itself(annotations) {
+        return None;
+    }
+    crate::oci::podman::container_name(config, id)
+        .filter(|n| crate::model::Name::parse("name", n).is_ok())
+        .or_else(|| config.hostname())
+}
+
 /// Prepare `config` for its links. On error the config is unchanged.
 pub fn prepare(config: &mut Config, ctx: &Context<'_>) -> Result<Outcome, Error> {
     Ok(match prepare_in(config, ctx, Mode::Apply)? {
@@ -240,8 +257,9 @@ pub fn prepare_in(
         annotation,
         why,
     })?;
+    let fallback = fallback_name(config, &annotations, ctx.id);
     let request =
-        annotation::parse_request(&annotations, hostname.as_deref()).map_err(|source| {
+        annotation::parse_request(&annotations, fallback.as_deref()).map_err(|source| {
             Error::Annotation {
                 container: container.clone(),
                 source,

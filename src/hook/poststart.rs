@@ -126,7 +126,8 @@ pub fn same_address_warning(a: &str, b: &str, ip: IpAddr) -> String {
 /// what it shares under the host's `policy`.
 pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Result<Record> {
     let annotations = config.annotations();
-    let request = annotation::parse_request(&annotations, config.hostname().as_deref())
+    let fallback = crate::prepare::fallback_name(config, &annotations, Some(&state.id));
+    let request = annotation::parse_request(&annotations, fallback.as_deref())
         .with_context(|| format!("container {}", state.id))?;
     let netns = match (config.netns_path(), state.pid) {
         (Some(p), _) => p,

@@ -301,11 +301,23 @@ pub fn wants_linkshim(annotations: &BTreeMap<String, String>) -> bool {
     annotations.keys().any(|k| k.starts_with(PREFIX))
 }
 
+/// True when an annotation names the container (`io.linkshim.name` or a
+/// manager's valid name annotation), so no fallback name is needed.
+pub fn names_itself(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.contains_key(NAME)
+        || MANAGER_NAMES.iter().any(|key| {
+            annotations
+                .get(*key)
+                .is_some_and(|n| Name::parse(key, n.trim()).is_ok())
+        })
+}
+
 /// The container's link name: `io.linkshim.name`, else a manager's name
-/// annotation, else the config's hostname.
+/// annotation, else `fallback` (the engine's name for it, else the
+/// config's hostname).
 pub fn container_name(
     annotations: &BTreeMap<String, String>,
-    hostname: Option<&str>,
+    fallback: Option<&str>,
 ) -> Result<Name, Error> {
     if let Some(n) = annotations.get(NAME) {
         return Ok(Name::parse(NAME, n.trim())?);
@@ -315,7 +327,7 @@ pub fn container_name(
             return Ok(name);
         }
     }
-    match hostname {
+    match fallback {
         Some(h) if !h.is_empty() => Ok(Name::parse("hostname", h)?),
         _ => Err(Error::NoName),
     }
@@ -349,7 +361,7 @@ pub fn scope(annotations: &BTreeMap<String, String>) -> Result<Name, Error> {
 /// Parse every linkshim annotation of a container.
 pub fn parse_request(
     annotations: &BTreeMap<String, String>,
-    hostname: Option<&str>,
+    fallback: Option<&str>,
 ) -> Result<Request, Error> {
     if let Some((key, value)) = annotations.iter().find(|(k, v)| {
         k.starts_with(PREFIX) && !k.starts_with(INTERNAL_PREFIX) && v.len() > MAX_ANNOTATION
@@ -359,7 +371,7 @@ pub fn parse_request(
             len: value.len(),
         });
     }
-    let name = container_name(annotations, hostname)?;
+    let name = container_name(annotations, fallback)?;
     let scope = scope(annotations)?;
     let admits = match annotations.get(ALLOW_SCOPES) {
         Some(t) => Admits::parse(

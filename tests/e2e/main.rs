@@ -16,6 +16,7 @@
 //!   and a private registry; links on a podman network, none across users;
 //! - `parity::*`: what Docker's link tests expect (hostname in hosts
 //!   lines, link by id prefix, port order, one alias per link), on podman;
+//! - `pods::*`: `kube play` of two linked pods, members named by podman;
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
@@ -33,6 +34,7 @@ mod hostile;
 mod lifecycle;
 mod links;
 mod parity;
+mod pods;
 mod rootless;
 mod services;
 
@@ -113,6 +115,11 @@ fn cases() -> Vec<Case> {
             "parity::hostname_id_prefix_and_port_order",
             podman,
             parity::hostname_id_prefix_and_port_order,
+        ),
+        case(
+            "pods::kube_play_two_pods_linked_by_their_members_names",
+            &["podman", "tar"],
+            pods::kube_play_two_pods_linked_by_their_members_names,
         ),
         case(
             "hostile::a_cross_scope_link_is_refused_on_runc",
