@@ -137,6 +137,13 @@ pub enum Command {
         /// The alias of the link to remove.
         alias: String,
     },
+    /// Read the running containers' addresses again (after `podman network
+    /// connect` or `disconnect`, which run no hook) and render the hosts
+    /// files that name them; prints each container whose addresses changed.
+    Refresh {
+        /// Only these containers (link names); default every one.
+        names: Vec<String>,
+    },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.
     Resource {

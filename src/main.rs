@@ -66,6 +66,12 @@ fn main() -> ExitCode {
         Command::Ls { json, show_env } => {
             commands::ls::run(&dirs.state, json, show_env, &mut std::io::stdout().lock())
         }
+        Command::Refresh { names } => commands::refresh::run(
+            &dirs.state,
+            &dirs.persist,
+            &names,
+            &mut std::io::stdout().lock(),
+        ),
         Command::Resource { action } => commands::resource::run(
             &dirs.state,
             &dirs.persist,
@@ -187,6 +193,7 @@ fn label(command: &Command) -> &'static str {
         Command::Explain { .. } => "explain",
         Command::Link { .. } => "link",
         Command::Unlink { .. } => "unlink",
+        Command::Refresh { .. } => "refresh",
     }
 }
 

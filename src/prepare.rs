@@ -317,6 +317,13 @@ pub fn prepare_in(
         container: container.clone(),
         source,
     })?;
+    let mut resolved = resolved;
+    if let Some(source) = resolve::narrow(&mut resolved, &vantage(config, &container))
+        .into_iter()
+        .next()
+    {
+        return Err(Error::Link { container, source });
+    }
     let rendered =
         resolve::render(request.name.as_str(), &resolved, ctx.share_env).map_err(|source| {
             Error::Render {
@@ -382,6 +389,29 @@ pub fn prepare_in(
         env,
         hosts: hosts_file,
     }))
+}
+
+/// Where the linker of `config` stands on the network: on the host's, or
+/// in a namespace whose addresses are read now (podman configures it
+/// before the container is created; `--network container:X` names X's).
+/// A namespace that cannot be read, or a new one (set up later, if ever),
+/// is unknown: every address of a target is given.
+fn vantage(config: &Config, container: &str) -> crate::model::Vantage {
+    if config.host_network() {
+        return crate::model::Vantage {
+            host: true,
+            nets: vec![],
+        };
+    }
+    let nets = match config.netns_path() {
+        Some(path) => crate::netns::addresses(&path).unwrap_or_else(|e| {
+            debug!("container {container:?}: its addresses are unknown: {e}");
+            vec![]
+        }),
+        None => vec![],
+    };
+    debug!("container {container:?}: at {nets:?}");
+    crate::model::Vantage { host: false, nets }
 }
 
 /// The linker's hosts file: the base the config mounts (or the usual

@@ -106,11 +106,75 @@ pub fn linker_file(
 /// The hosts lines of `linker`'s links as they resolve now; a link whose
 /// target is gone gives none.
 fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
-    let resolved: Vec<_> =
+    let mut resolved: Vec<_> =
         resolve::resolve_each(reg, &linker.name, &linker.scope, &linker.links, persist)
             .map(|each| each.into_iter().filter_map(Result::ok).collect())
             .unwrap_or_default();
+    let from = crate::model::Vantage {
+        host: linker.host_net,
+        nets: linker.nets.clone(),
+    };
+    // A target it cannot reach (now) gives no line.
+    for e in resolve::narrow(&mut resolved, &from) {
+        debug!("refresh for {:?}: {e}", linker.name.as_str());
+    }
     resolve::hosts(linker.name.as_str(), &resolved)
+}
+
+/// Read again the addresses of every running container (or those named
+/// `names`) in its network namespace, as `podman network connect` and
+/// `disconnect` change them without running any hook; for each whose
+/// addresses changed, store them and render again its linkers' hosts files
+/// and its own. Returns the containers that changed and the failures.
+pub fn addresses(
+    state: &Path,
+    persist: Option<&Path>,
+    reg: &mut Registry,
+    names: &[String],
+) -> (Vec<Record>, Vec<String>) {
+    let records = match reg.list() {
+        Ok(r) => r,
+        Err(e) => return (vec![], vec![e.to_string()]),
+    };
+    let mut changed = Vec::new();
+    let mut errors = Vec::new();
+    for mut rec in records {
+        if !names.is_empty() && !names.iter().any(|n| n == rec.name.as_str()) {
+            continue;
+        }
+        let Some(pid) = rec.pid else { continue };
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let nets = match crate::netns::addresses(&path) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(format!("container {:?}: {e}", rec.name.as_str()));
+                continue;
+            }
+        };
+        let addrs: Vec<_> = nets.iter().map(|n| n.ip).collect();
+        match reg.set_addrs(rec.id.as_str(), &addrs, &nets) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(e) => {
+                errors.push(format!("container {:?}: {e}", rec.name.as_str()));
+                continue;
+            }
+        }
+        debug!("container {:?}: addresses now {addrs:?}", rec.name.as_str());
+        (rec.addrs, rec.nets) = (addrs, nets);
+        errors.extend(linkers_of(state, persist, reg, &rec));
+        match reg.token_of(rec.id.as_str()) {
+            Ok(Some(token)) => {
+                if let Err(e) = linker_file(state, persist, reg, &rec, &token) {
+                    errors.push(e);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+        changed.push(rec);
+    }
+    (changed, errors)
 }
 
 /// Replace linkshim's block of the hosts file at `path`, keeping its inode.

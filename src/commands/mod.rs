@@ -7,4 +7,5 @@ pub mod graph;
 pub mod inspect;
 pub mod link;
 pub mod ls;
+pub mod refresh;
 pub mod resource;

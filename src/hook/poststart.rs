@@ -159,6 +159,7 @@ pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Resu
         hostname,
         addrs: nets.iter().map(|n| n.ip).collect(),
         nets,
+        host_net: config.host_network(),
         ports: request.expose,
         env,
         shared,

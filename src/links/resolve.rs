@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::model::share::Policy;
 use crate::model::url::{self, Template};
-use crate::model::{LinkRequest, Name, Port, Proto};
+use crate::model::{LinkRequest, Name, Port, Proto, Unreachable, Vantage, reachable_from};
 use crate::registry::{self, Record, Registry, Resource};
 use crate::render::{self, Endpoint, Rendered, To};
 
@@ -73,6 +73,36 @@ pub fn hosts(linker: &str, links: &[Resolved]) -> Vec<render::hosts::Line> {
     render::hosts_lines(linker, &views)
 }
 
+/// Give each target of `links` only the addresses a linker at `from` can
+/// use (`model::reachable_from`): the address on a network it shares with
+/// the target, and for a target on the host's network the linker's
+/// gateway. A target left with none fails its link (a replica: the
+/// service's link); the failures come back, the targets they name have no
+/// address left (so no hosts line).
+pub fn narrow(links: &mut [Resolved], from: &Vantage) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for l in links.iter_mut() {
+        let records: Vec<&mut Record> = match &mut l.target {
+            Target::Container(r) => vec![r],
+            Target::Service { replicas, .. } => replicas.iter_mut().collect(),
+            Target::Resource { .. } => vec![],
+        };
+        for r in records {
+            match reachable_from(&r.addrs, &r.nets, r.host_net, from) {
+                Ok(addrs) => r.addrs = addrs,
+                Err(Unreachable) => {
+                    r.addrs.clear();
+                    errors.push(Error::Unreachable {
+                        link: l.request.to_string(),
+                        target: r.name.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    errors
+}
+
 /// Why a link could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -119,6 +149,10 @@ pub enum Error {
         scope: String,
         count: usize,
     },
+    #[error(
+        "link \"{link}\": {target:?} uses the host's network and shares no network with the linker: it has no address the linker can reach (put the linker on a podman network whose gateway is on the host, or give the target a network of its own)"
+    )]
+    Unreachable { link: String, target: String },
     #[error("link \"{link}\": a container cannot link to itself")]
     SelfLink { link: String },
     #[error(transparent)]

@@ -96,25 +96,53 @@ impl<'de> serde::Deserialize<'de> for NetAddr {
     }
 }
 
-/// The addresses of a target a linker on `linker` should use: those on a
-/// subnet the linker shares with it, when any is shared (Docker gave the
-/// address on the common network), else every address of the target (the
-/// linker's own addresses are unknown, or it reaches the target through a
-/// router). IPv4 first, as `addrs` lists them.
-pub fn reachable_from(addrs: &[IpAddr], nets: &[NetAddr], linker: &[NetAddr]) -> Vec<IpAddr> {
+/// Where a linker stands on the network, as far as linkshim knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vantage {
+    /// It uses the host's network namespace (`--network host`).
+    pub host: bool,
+    /// Its addresses with their subnets; empty when unknown.
+    pub nets: Vec<NetAddr>,
+}
+
+/// Why a target has no address a linker can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable;
+
+/// The addresses of a target (`addrs`, with their subnets `nets`; `host`
+/// when it uses the host's network) a linker at `from` should use:
+///
+/// - a target with its own network: its addresses on a subnet the linker
+///   shares (Docker gave the address on the common network), else all of
+///   them (the linker's addresses are unknown, it is on the host, or it
+///   reaches the target through a router);
+/// - a target on the host's network: for a linker on the host too,
+///   `127.0.0.1`; for a linker with its own network, the host's address on
+///   a subnet the linker shares (its gateway, as `host.containers.internal`);
+///   none shared, or the linker's addresses unknown: [`Unreachable`], never
+///   an arbitrary host interface address.
+///
+/// IPv4 first, as `addrs` lists them.
+pub fn reachable_from(
+    addrs: &[IpAddr],
+    nets: &[NetAddr],
+    host: bool,
+    from: &Vantage,
+) -> Result<Vec<IpAddr>, Unreachable> {
     let shared: Vec<IpAddr> = addrs
         .iter()
         .copied()
         .filter(|a| {
             nets.iter()
                 .filter(|n| n.ip == *a)
-                .any(|n| linker.iter().any(|l| l.shares_subnet(n)))
+                .any(|n| from.nets.iter().any(|l| l.shares_subnet(n)))
         })
         .collect();
-    if shared.is_empty() {
-        addrs.to_vec()
-    } else {
-        shared
+    match (host, from.host) {
+        (true, true) => Ok(vec![IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)]),
+        (true, false) if shared.is_empty() => Err(Unreachable),
+        (false, _) if shared.is_empty() => Ok(addrs.to_vec()),
+        _ => Ok(shared),
     }
 }
 
@@ -177,26 +205,76 @@ mod tests {
     fn the_address_on_a_shared_subnet_is_chosen() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let net = |s: &str| s.parse::<NetAddr>().unwrap();
+        let on = |nets: &[&str]| Vantage {
+            host: false,
+            nets: nets.iter().map(|n| net(n)).collect(),
+        };
         let addrs = [ip("10.88.0.5"), ip("10.89.1.7")];
         let nets = [net("10.88.0.5/16"), net("10.89.1.7/24")];
+        let pick = |from: &Vantage| reachable_from(&addrs, &nets, false, from);
         assert_eq!(
-            reachable_from(&addrs, &nets, &[net("10.89.1.20/24")]),
-            vec![ip("10.89.1.7")],
+            pick(&on(&["10.89.1.20/24"])),
+            Ok(vec![ip("10.89.1.7")]),
             "the linker is on the second network only"
         );
         assert_eq!(
-            reachable_from(&addrs, &nets, &[net("10.88.3.3/16"), net("10.89.1.9/24")]),
-            addrs.to_vec(),
+            pick(&on(&["10.88.3.3/16", "10.89.1.9/24"])),
+            Ok(addrs.to_vec()),
             "on both: both, in the target's order"
         );
         assert_eq!(
-            reachable_from(&addrs, &nets, &[net("192.168.1.2/24")]),
-            addrs.to_vec(),
-            "nothing shared: every address, as before"
+            pick(&on(&["192.168.1.2/24"])),
+            Ok(addrs.to_vec()),
+            "nothing shared: every address"
+        );
+        assert_eq!(pick(&Vantage::default()), Ok(addrs.to_vec()), "unknown");
+        let host = Vantage {
+            host: true,
+            nets: vec![],
+        };
+        assert_eq!(pick(&host), Ok(addrs.to_vec()), "a linker on the host");
+        assert_eq!(
+            reachable_from(&addrs, &[], false, &on(&["10.89.1.20/24"])),
+            Ok(addrs.to_vec()),
+            "a record without subnets: as before"
+        );
+    }
+
+    #[test]
+    fn a_target_on_the_host_network_gives_the_linkers_gateway_or_nothing() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = |s: &str| s.parse::<NetAddr>().unwrap();
+        // The host's interfaces: a public address and podman's bridge.
+        let addrs = [ip("203.0.113.9"), ip("10.88.0.1")];
+        let nets = [net("203.0.113.9/24"), net("10.88.0.1/16")];
+        let linker = Vantage {
+            host: false,
+            nets: vec![net("10.88.0.7/16")],
+        };
+        assert_eq!(
+            reachable_from(&addrs, &nets, true, &linker),
+            Ok(vec![ip("10.88.0.1")])
+        );
+        let elsewhere = Vantage {
+            host: false,
+            nets: vec![net("10.89.0.7/24")],
+        };
+        assert_eq!(
+            reachable_from(&addrs, &nets, true, &elsewhere),
+            Err(Unreachable)
         );
         assert_eq!(
-            reachable_from(&addrs, &[], &[net("10.89.1.20/24")]),
-            addrs.to_vec()
+            reachable_from(&addrs, &nets, true, &Vantage::default()),
+            Err(Unreachable),
+            "never an arbitrary host address"
+        );
+        let on_host = Vantage {
+            host: true,
+            nets: vec![],
+        };
+        assert_eq!(
+            reachable_from(&addrs, &nets, true, &on_host),
+            Ok(vec![ip("127.0.0.1")])
         );
     }
 }

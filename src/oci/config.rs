@@ -307,6 +307,21 @@ impl Config {
             .map(PathBuf::from)
     }
 
+    /// True when the container joins no network namespace of its own or
+    /// another's: it runs in the host's (`--network host`).
+    pub fn host_network(&self) -> bool {
+        let Some(namespaces) = self
+            .get("linux")
+            .and_then(|l| l.get("namespaces"))
+            .and_then(Value::as_array)
+        else {
+            return true;
+        };
+        !namespaces
+            .iter()
+            .any(|ns| ns.get("type").and_then(Value::as_str) == Some("network"))
+    }
+
     /// The rootfs path as the config gives it (relative to the bundle or absolute).
     pub fn root_path(&self) -> Option<String> {
         self.get("root")?.get("path")?.as_str().map(String::from)

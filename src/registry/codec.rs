@@ -13,7 +13,7 @@ use crate::model::share::Policy;
 use crate::model::{Name, Template};
 
 /// The columns a record is read from.
-pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, hostname, addrs, nets, ports, env, links, url, pid, pid_start, boot_id, created";
+pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, hostname, addrs, nets, host_net, ports, env, links, url, pid, pid_start, boot_id, created";
 
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {
@@ -51,9 +51,9 @@ fn env_of(text: &str) -> Result<(Vec<(String, String)>, Policy), serde_json::Err
 pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO containers
-            (id, scope, name, admits, service, svc_index, hostname, addrs, nets, ports, env, links, url, pid, pid_start, boot_id, created, token)
+            (id, scope, name, admits, service, svc_index, hostname, addrs, nets, host_net, ports, env, links, url, pid, pid_start, boot_id, created, token)
          VALUES
-            (:id, :scope, :name, :admits, :service, :svc_index, :hostname, :addrs, :nets, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
+            (:id, :scope, :name, :admits, :service, :svc_index, :hostname, :addrs, :nets, :host_net, :ports, :env, :links, :url, :pid, :pid_start, :boot_id, :created, :token)",
     )?
     .execute(named_params! {
         ":id": rec.id.as_str(),
@@ -65,6 +65,7 @@ pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusql
         ":hostname": rec.hostname,
         ":addrs": json(&rec.addrs),
         ":nets": json(&rec.nets),
+        ":host_net": rec.host_net,
         ":ports": json(&rec.ports),
         ":env": env_json(rec),
         ":links": json(&rec.links),
@@ -85,6 +86,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
     let (addrs, ports, env, links) = (text("addrs")?, text("ports")?, text("env")?, text("links")?);
     let nets = text("nets")?;
     let hostname: Option<String> = row.get("hostname")?;
+    let host_net: bool = row.get("host_net")?;
     let name: String = row.get("name")?;
     let scope: String = row.get("scope")?;
     let admits: String = row.get("admits")?;
@@ -121,6 +123,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
             hostname,
             addrs: serde_json::from_str(&addrs).map_err(json_field("addrs"))?,
             nets: serde_json::from_str(&nets).map_err(json_field("nets"))?,
+            host_net,
             ports,
             env,
             shared,
@@ -183,7 +186,7 @@ mod tests {
         c.execute_batch(
             "CREATE TABLE containers (id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL,
                 admits TEXT NOT NULL, service TEXT,
-                svc_index INTEGER, hostname TEXT, addrs TEXT NOT NULL, nets TEXT NOT NULL DEFAULT '[]',
+                svc_index INTEGER, hostname TEXT, addrs TEXT NOT NULL, nets TEXT NOT NULL DEFAULT '[]', host_net INTEGER NOT NULL DEFAULT 0,
                 ports TEXT NOT NULL, env TEXT NOT NULL,
                 links TEXT NOT NULL, url TEXT, pid INTEGER, pid_start INTEGER,
                 boot_id TEXT NOT NULL, created INTEGER NOT NULL, token TEXT);",
@@ -208,6 +211,7 @@ mod tests {
                 "10.0.0.2/24".parse().unwrap(),
                 "fd00::2/64".parse().unwrap(),
             ],
+            host_net: true,
             ports: vec![
                 Port {
                     number: 80,
@@ -247,7 +251,7 @@ mod tests {
     fn a_bare_env_list_is_a_row_shared_under_all() {
         let c = conn();
         c.execute_batch(
-            "INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', '[]',
+            "INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', 0, '[]',
                 '[[\"A\",\"1\"]]', '[]', NULL, NULL, NULL, 'b', 0, NULL);",
         )
         .unwrap();
@@ -270,7 +274,7 @@ mod tests {
         ] {
             c.execute_batch(&format!(
                 "DELETE FROM containers;
-                 INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
+                 INSERT INTO containers VALUES ('i', 'default', 'n', '[]', NULL, NULL, NULL, '[]', '[]', 0, '[]', '[]', '[]', NULL, NULL, NULL, 'b', 0, NULL);
                  UPDATE containers SET {col} = {value};"
             ))
             .unwrap();

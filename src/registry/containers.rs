@@ -276,6 +276,36 @@ impl Registry {
         Ok(self.keep_live(found))
     }
 
+    /// Replace the addresses of the record of `id` (after `podman network
+    /// connect` or `disconnect`); true when they changed. A record that is
+    /// gone is left alone.
+    pub fn set_addrs(
+        &mut self,
+        id: &str,
+        addrs: &[std::net::IpAddr],
+        nets: &[crate::model::NetAddr],
+    ) -> Result<bool, Error> {
+        self.write(|tx| {
+            let n = tx.exec(
+                "UPDATE containers SET addrs = ?2, nets = ?3
+                 WHERE id = ?1 AND (addrs != ?2 OR nets != ?3)",
+                params![id, json(&addrs), json(&nets)],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// The hosts token the record of `id` was registered under.
+    pub fn token_of(&self, id: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT token FROM containers WHERE id = ?1", [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(db(&self.path))
+    }
+
     /// True when a container or a reserved slot carries `token`.
     pub fn has_token(&self, token: &str) -> Result<bool, Error> {
         self.conn

@@ -30,6 +30,9 @@ pub struct Record {
     /// The same addresses with their subnets, to find the one a linker
     /// shares; empty in a record from before they were kept.
     pub nets: Vec<NetAddr>,
+    /// It uses the host's network namespace (`--network host`): `addrs`
+    /// are the host's, given to a linker only on a subnet it shares.
+    pub host_net: bool,
     /// Exposed ports, in Docker's order.
     pub ports: Vec<Port>,
     /// What it shares of its own configured environment (see
@@ -67,6 +70,7 @@ impl Record {
             hostname: None,
             addrs: vec![],
             nets: vec![],
+            host_net: false,
             ports: vec![],
             env: vec![],
             shared: Policy::All,

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS containers (
     hostname  TEXT,
     addrs     TEXT NOT NULL,
     nets      TEXT NOT NULL DEFAULT '[]',
+    host_net  INTEGER NOT NULL DEFAULT 0,
     ports     TEXT NOT NULL,
     env       TEXT NOT NULL,
     links     TEXT NOT NULL,
@@ -92,9 +93,10 @@ fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
 }
 
 /// Bring a registry of version 1 to 6 (or none) to `VERSION`, in the
-/// caller's transaction. Version 6 lacked the containers' hostname and
-/// their addresses' subnets: its rows gain them empty (such a record is
-/// rendered with its short id and every address, as before). Every old row goes to the `default` scope; rows
+/// caller's transaction. Version 6 lacked the containers' hostname, their
+/// addresses' subnets and whether they use the host's network: its rows
+/// gain them empty (such a record is rendered with its short id and every
+/// address, as before). Every old row goes to the `default` scope; rows
 /// of a container id runc would refuse (a newline, a space) are dropped,
 /// since their short form could break a hosts line. Version 2 lacked
 /// link_targets, version 3 reservations and version 4 holds, which the
@@ -106,7 +108,8 @@ fn upgrade(conn: &Connection, from: i32) -> rusqlite::Result<()> {
     if from == 6 {
         return conn.execute_batch(
             "ALTER TABLE containers ADD COLUMN hostname TEXT;
-             ALTER TABLE containers ADD COLUMN nets TEXT NOT NULL DEFAULT '[]';",
+             ALTER TABLE containers ADD COLUMN nets TEXT NOT NULL DEFAULT '[]';
+             ALTER TABLE containers ADD COLUMN host_net INTEGER NOT NULL DEFAULT 0;",
         );
     }
     if from == 1 {
@@ -500,6 +503,7 @@ mod tests {
         let db1 = reg.lookup("team-a", "db").unwrap().expect("db1 kept");
         assert_eq!(db1.hostname, None);
         assert!(db1.nets.is_empty());
+        assert!(!db1.host_net);
         assert_eq!(
             db1.addrs,
             vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]

@@ -17,6 +17,8 @@
 //! - `parity::*`: what Docker's link tests expect (hostname in hosts
 //!   lines, link by id prefix, port order, one alias per link), on podman;
 //! - `pods::*`: `kube play` of two linked pods, members named by podman;
+//! - `networks::*`: a target on two networks, on the host's network,
+//!   and moved with `podman network connect`/`disconnect` (podman);
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
@@ -33,6 +35,7 @@ mod harness;
 mod hostile;
 mod lifecycle;
 mod links;
+mod networks;
 mod parity;
 mod pods;
 mod rootless;
@@ -120,6 +123,11 @@ fn cases() -> Vec<Case> {
             "pods::kube_play_two_pods_linked_by_their_members_names",
             &["podman", "tar"],
             pods::kube_play_two_pods_linked_by_their_members_names,
+        ),
+        case(
+            "networks::the_shared_network_host_networking_and_network_connect",
+            podman,
+            networks::the_shared_network_host_networking_and_network_connect,
         ),
         case(
             "hostile::a_cross_scope_link_is_refused_on_runc",
