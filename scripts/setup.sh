@@ -4,7 +4,7 @@
 set -euo pipefail
 
 missing=()
-for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns; do
+for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns python3-venv; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -25,3 +25,13 @@ if [ -d /usr/lib/cni ] && [ ! -e /opt/cni/bin ]; then
     mkdir -p /opt/cni
     ln -s /usr/lib/cni /opt/cni/bin
 fi
+
+# podman-compose (from PyPI, in a venv of its own) for the compose
+# end-to-end test, on PATH as /usr/local/bin/podman-compose.
+venv=/opt/linkshim-test/podman-compose
+if [ ! -x "$venv/bin/podman-compose" ]; then
+    echo "setup: installing podman-compose in $venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'podman-compose==1.6.0'
+fi
+ln -sf "$venv/bin/podman-compose" /usr/local/bin/podman-compose

@@ -144,6 +144,19 @@ pub enum Command {
         /// Only these containers (link names); default every one.
         names: Vec<String>,
     },
+    /// Write the linkshim annotations of a Docker Compose file's `links:`
+    /// and `expose:` as a compose override file, to use beside it:
+    /// `podman-compose -f FILE -f OUT up`.
+    Compose {
+        /// The compose file (read, never written).
+        file: PathBuf,
+        /// Where to write the override [default: stdout]
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Put every service in this scope (say, the project's name).
+        #[arg(long)]
+        scope: Option<String>,
+    },
     /// Things that are not containers (a managed database, a host service),
     /// linked like containers.
     Resource {

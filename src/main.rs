@@ -66,6 +66,16 @@ fn main() -> ExitCode {
         Command::Ls { json, show_env } => {
             commands::ls::run(&dirs.state, json, show_env, &mut std::io::stdout().lock())
         }
+        Command::Compose {
+            file,
+            output,
+            scope,
+        } => commands::compose::run(
+            &file,
+            output.as_deref(),
+            scope.as_deref(),
+            &mut std::io::stdout().lock(),
+        ),
         Command::Refresh { names } => commands::refresh::run(
             &dirs.state,
             &dirs.persist,
@@ -194,6 +204,7 @@ fn label(command: &Command) -> &'static str {
         Command::Link { .. } => "link",
         Command::Unlink { .. } => "unlink",
         Command::Refresh { .. } => "refresh",
+        Command::Compose { .. } => "compose",
     }
 }
 

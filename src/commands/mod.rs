@@ -1,5 +1,6 @@
 //! linkshim's own subcommands that are not hooks or the wrapper.
 
+pub mod compose;
 pub mod doctor;
 pub mod explain;
 pub mod gc;

@@ -19,6 +19,8 @@
 //! - `pods::*`: `kube play` of two linked pods, members named by podman;
 //! - `networks::*`: a target on two networks, on the host's network,
 //!   and moved with `podman network connect`/`disconnect` (podman);
+//! - `compose::*`: a Docker Compose file's `links:` and `expose:`
+//!   through `linkshim compose` and podman-compose;
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
@@ -30,6 +32,7 @@
 //! `--list`, `--test-threads N`). Each case prints `TIME <case>: <s>` to
 //! stderr.
 
+mod compose;
 mod graph;
 mod harness;
 mod hostile;
@@ -128,6 +131,11 @@ fn cases() -> Vec<Case> {
             "networks::the_shared_network_host_networking_and_network_connect",
             podman,
             networks::the_shared_network_host_networking_and_network_connect,
+        ),
+        case(
+            "compose::links_and_expose_of_a_compose_file_on_podman_compose",
+            &["podman", "podman-compose", "tar"],
+            compose::links_and_expose_of_a_compose_file_on_podman_compose,
         ),
         case(
             "hostile::a_cross_scope_link_is_refused_on_runc",

@@ -15,7 +15,7 @@ use crate::services::Setup;
 const T: Duration = Duration::from_secs(120);
 
 /// A local image of the test rootfs (`podman import`), with PATH set.
-fn import_image(world: &Setup, tag: &str) {
+pub fn import_image(world: &Setup, tag: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let tar = tmp.path().join("rootfs.tar");
     run_ok(
