@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             std::net::IpAddr::from([10, 0, 0, n as u8]),
             "fd00::1".parse().unwrap(),
         ];
-        lines.extend(hosts::link_lines(alias, id, name, &addrs));
+        lines.extend(hosts::link_lines(alias, hosts::host_name(id, None), name, &addrs));
     }
     let once = hosts::render(base, &lines);
     assert_eq!(
