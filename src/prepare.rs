@@ -43,6 +43,10 @@ pub struct Context<'a> {
     pub persist_dir: Option<&'a Path>,
     /// What targets may cascade as `<P>_ENV_*` (`share_env =` in the config file).
     pub share_env: Policy,
+    /// Where the linker stands on the network, when the caller read it
+    /// already (the precreate hook, before it drops the capabilities that
+    /// needs); else it is read here ([`vantage`]).
+    pub linker: Option<&'a crate::model::Vantage>,
 }
 
 /// Whether prepare writes anything outside the config.
@@ -318,10 +322,11 @@ pub fn prepare_in(
         source,
     })?;
     let mut resolved = resolved;
-    if let Some(source) = resolve::narrow(&mut resolved, &vantage(config, &container))
-        .into_iter()
-        .next()
-    {
+    let from = match ctx.linker {
+        Some(v) => v.clone(),
+        None => vantage(config, &container),
+    };
+    if let Some(source) = resolve::narrow(&mut resolved, &from).into_iter().next() {
         return Err(Error::Link { container, source });
     }
     let rendered =
@@ -396,7 +401,7 @@ pub fn prepare_in(
 /// before the container is created; `--network container:X` names X's).
 /// A namespace that cannot be read, or a new one (set up later, if ever),
 /// is unknown: every address of a target is given.
-fn vantage(config: &Config, container: &str) -> crate::model::Vantage {
+pub fn vantage(config: &Config, container: &str) -> crate::model::Vantage {
     if config.host_network() {
         return crate::model::Vantage {
             host: true,

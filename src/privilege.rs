@@ -52,6 +52,19 @@ pub fn keep_only(keep: &[Capability]) -> Result<(), Error> {
     Ok(())
 }
 
+/// What reading the addresses of the network namespace at `netns` needs
+/// (`/proc/<pid>/ns/net` when `None`): entering it, CAP_SYS_ADMIN; opening
+/// `/proc/PID/ns/net` of a process holding capabilities this one lacks,
+/// CAP_SYS_PTRACE too (a bind-mounted netns file, as podman's
+/// `/run/netns/...`, does not). A pod member's, or `--network
+/// container:X`'s, is another process's `/proc/PID/ns/net`.
+pub fn netns_caps(netns: Option<&std::path::Path>) -> &'static [Capability] {
+    match netns {
+        Some(p) if !p.starts_with("/proc") => &[Capability::CAP_SYS_ADMIN],
+        _ => &[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE],
+    }
+}
+
 /// Set no-new-privs and drop every capability of this thread.
 pub fn drop_all() -> Result<(), Error> {
     keep_only(&[])

@@ -137,6 +137,7 @@ pub fn prepare_bundle(
         id: inv.id.as_deref(),
         persist_dir: Some(persist_dir),
         share_env,
+        linker: None,
     };
     let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? else {
         return Ok(None);

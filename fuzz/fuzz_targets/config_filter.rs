@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use linkshim::links::annotation::{Name, parse_expose};
+use linkshim::model::Vantage;
 use linkshim::model::share::Policy;
 use linkshim::oci::config::Config;
 use linkshim::prepare::{self, Context};
@@ -54,6 +55,8 @@ fuzz_target!(|data: &[u8]| {
         persist_dir: Some(dir.path()),
         // The host policy that lets the most through.
         share_env: Policy::All,
+        // No network namespace is read: the config names any path.
+        linker: Some(&Vantage::default()),
     };
     match prepare::prepare(&mut config, &ctx) {
         Err(_) | Ok(prepare::Outcome::Untouched) => {

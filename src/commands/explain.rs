@@ -38,6 +38,7 @@ pub fn run(
         id: None,
         persist_dir: Some(persist_dir),
         share_env,
+        linker: None,
     };
     out.write_all(crate::explain::explain(&parsed, &ctx, show_env)?.as_bytes())?;
     Ok(())

@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use caps::Capability;
 use log::{debug, warn};
 
 use crate::links::annotation;
@@ -55,14 +54,9 @@ pub fn register(
         );
         return Ok(());
     }
-    // Entering the container's network namespace needs CAP_SYS_ADMIN;
-    // opening `/proc/PID/ns/net` of a process that holds capabilities this
-    // one lacks needs CAP_SYS_PTRACE (a bind-mounted netns file does not).
-    let needed: &[Capability] = match config.netns_path() {
-        Some(_) => &[Capability::CAP_SYS_ADMIN],
-        None => &[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE],
-    };
-    privilege::keep_only(needed)?;
+    // Entering the container's network namespace (a pod member's is its
+    // infra container's `/proc/PID/ns/net`): see `privilege::netns_caps`.
+    privilege::keep_only(privilege::netns_caps(config.netns_path().as_deref()))?;
     let record = record_of(state, &config, policy)?;
     privilege::drop_all()?;
     crate::state_dir::ensure(state_dir)?;

@@ -20,9 +20,16 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let text = super::read_stdin().context("reading the config from stdin")?;
     let mut config = Config::parse(&text, Path::new("<stdin>"))?;
-    // The registry and hosts files are root's own: no capability is needed.
+    // Where the linker stands on the network is read first, with only what
+    // entering its network namespace needs; the registry and hosts files
+    // are root's own: nothing after needs a capability.
+    if let Some(path) = config.netns_path() {
+        crate::privilege::keep_only(crate::privilege::netns_caps(Some(&path)))?;
+    }
+    let linker = prepare::vantage(&config, "<precreate>");
     crate::privilege::drop_all()?;
     let ctx = Context {
+        linker: Some(&linker),
         state_dir,
         exe,
         bundle: None,
