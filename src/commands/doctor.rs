@@ -31,8 +31,9 @@ pub fn run(
             } else {
                 Config::read(path)?
             };
-            let req =
-                annotation::parse_request(&config.annotations(), config.hostname().as_deref())?;
+            let annotations = config.annotations();
+            let fallback = crate::prepare::fallback_name(&config, &annotations, None);
+            let req = annotation::parse_request(&annotations, fallback.as_deref())?;
             Some((req.name, req.scope, req.links))
         }
         (None, Some(text)) => Some((
