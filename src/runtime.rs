@@ -15,7 +15,7 @@ pub use crate::oci::args::Invocation;
 use crate::oci::config::Config;
 use crate::prepare::{self, Context};
 
-/// Runtimes tried on PATH, in order, when none is configured.
+/// Runtimes tried on PATH (or [`DEFAULT_PATH`]), in order, when none is configured.
 pub const FALLBACKS: &[&str] = &["runc", "crun"];
 
 /// Set by the wrapper on the runtime it execs, to the wrapper's pid: a
@@ -60,7 +60,7 @@ pub fn real_runtime(configured: Option<&Path>, exe: &Path) -> anyhow::Result<Pat
         .filter_map(|name| find(Path::new(name)))
         .find(|p| !is_me(p))
         .inspect(|p| debug!("runtime {}: found on PATH", p.display()))
-        .ok_or_else(|| anyhow!("no real runtime: neither runc nor crun is on PATH (set --runtime or LINKSHIM_RUNTIME)"))
+        .ok_or_else(|| anyhow!("no real runtime: neither runc nor crun is on PATH or in {DEFAULT_PATH} (set --runtime, LINKSHIM_RUNTIME or runtime = in the config file)"))
 }
 
 /// Refuse to go on when this wrapper was exec'd by itself (see `WRAPPER_PID_ENV`).
@@ -79,8 +79,22 @@ pub fn check_not_looping() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `name` itself when it has a slash, else its first executable on PATH.
+/// Where runtimes are looked for when the environment has no `PATH` (podman
+/// calls `kill` and `delete` with none): the system's default search path,
+/// as `confstr(_CS_PATH)` gives it to `execvp`, then the directories
+/// distributions and `make install` put runtimes in.
+pub const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/sbin";
+
+/// `name` itself when it has a slash, else its first executable on `PATH`
+/// (on [`DEFAULT_PATH`] when `PATH` is unset or empty). Only absolute
+/// directories are searched: an empty or relative `PATH` entry would mean
+/// the current directory, which belongs to whoever started the engine.
 fn find(name: &Path) -> Option<PathBuf> {
+    find_in(name, std::env::var_os("PATH"))
+}
+
+/// [`find`] with `path` as the value of `PATH`.
+fn find_in(name: &Path, path: Option<OsString>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -88,7 +102,11 @@ fn find(name: &Path) -> Option<PathBuf> {
     if name.components().count() > 1 || name.is_absolute() {
         return executable(name).then(|| name.to_path_buf());
     }
-    std::env::split_paths(&std::env::var_os("PATH")?)
+    let path = path
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| executable(p))
 }
@@ -331,4 +349,59 @@ pub fn scan_args(args: &[OsString]) -> Result<Invocation, args::Error> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     args::scan(&strings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A directory holding an executable `fake-rt`.
+    fn dir_with_runtime() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let rt = d.path().join("fake-rt");
+        std::fs::write(&rt, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
+        d
+    }
+
+    #[test]
+    fn no_path_or_an_empty_one_searches_the_default_path() {
+        // `sh` is in /bin or /usr/bin on every system.
+        for path in [None, Some(OsString::new())] {
+            let found = find_in(Path::new("sh"), path.clone())
+                .unwrap_or_else(|| panic!("PATH {path:?}: sh not found in {DEFAULT_PATH}"));
+            let dir = found.parent().unwrap();
+            assert!(
+                DEFAULT_PATH.split(':').any(|d| Path::new(d) == dir),
+                "PATH {path:?}: {} is not in {DEFAULT_PATH}",
+                found.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_set_path_is_searched_instead_of_the_default() {
+        let d = dir_with_runtime();
+        let path = OsString::from(format!("/nonexistent:{}", d.path().display()));
+        assert_eq!(
+            find_in(Path::new("fake-rt"), Some(path.clone())),
+            Some(d.path().join("fake-rt"))
+        );
+        assert_eq!(find_in(Path::new("sh"), Some(path)), None);
+    }
+
+    #[test]
+    fn relative_path_entries_are_never_searched() {
+        let d = dir_with_runtime();
+        // The same directory, named relative to the current one.
+        let cwd = std::env::current_dir().unwrap();
+        let up = "../".repeat(cwd.components().count() - 1);
+        let relative = format!(
+            "{up}{}",
+            d.path().display().to_string().trim_start_matches('/')
+        );
+        assert!(Path::new(&relative).join("fake-rt").exists(), "{relative}");
+        assert_eq!(find_in(Path::new("fake-rt"), Some(relative.into())), None);
+    }
 }

@@ -476,3 +476,86 @@ fn a_broken_config_file_still_lets_containers_be_deleted() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.toml"));
     assert!(!record.join("args").exists());
 }
+
+/// Every subcommand but create and run goes straight to the runtime, with
+/// the environment the engine gave, even none at all (podman calls `kill`
+/// and `delete` with no PATH).
+#[test]
+fn pass_through_subcommands_work_with_an_empty_environment() {
+    let fx = Fixture::new();
+    let (fake, record) = fake_runtime(fx.dir.path());
+    let cases: &[&[&str]] = &[
+        &["kill", "c1", "9"],
+        &["delete", "--force", "c1"],
+        &["state", "c1"],
+        &["exec", "--process", "/tmp/p.json", "c1"],
+        &["pause", "c1"],
+        &["resume", "c1"],
+        &["update", "--memory", "1M", "c1"],
+        &["ps", "--format", "json", "c1"],
+        &["features"],
+        &["--version"],
+    ];
+    for args in cases {
+        let _ = std::fs::remove_file(record.join("args"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_linkshim"))
+            .arg("--state-dir")
+            .arg(&fx.state)
+            .args(["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+            .args(*args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen = std::fs::read_to_string(record.join("args")).unwrap();
+        assert_eq!(seen, format!("{}\n", args.join("\n")), "{args:?}");
+    }
+}
+
+/// With no PATH, a bare `linkshim-runtime` finds runc or crun in the
+/// system's default search path, never in the current directory.
+#[test]
+fn with_no_path_the_runtime_is_found_in_the_default_path_never_the_cwd() {
+    let fx = Fixture::new();
+    let cwd = fx.dir.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let marker = fx.dir.path().join("cwd-runtime-ran");
+    for name in ["runc", "crun"] {
+        let p = cwd.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let link = fx.dir.path().join("linkshim-runtime");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_linkshim"), &link).unwrap();
+    let out = std::process::Command::new(&link)
+        .arg("--version")
+        .current_dir(&cwd)
+        .env_clear()
+        .env("LINKSHIM_CONFIG", fx.dir.path().join("none.toml"))
+        .env("LINKSHIM_STATE_DIR", &fx.state)
+        .output()
+        .unwrap();
+    assert!(!marker.exists(), "a runtime in the current directory ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let installed = ["runc", "crun"].iter().any(|n| {
+        linkshim::runtime::DEFAULT_PATH
+            .split(':')
+            .any(|d| Path::new(d).join(n).exists())
+    });
+    if installed {
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.starts_with("runc version") || stdout.starts_with("crun version"),
+            "{stdout}"
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr.contains(linkshim::runtime::DEFAULT_PATH), "{stderr}");
+    }
+}

@@ -6,6 +6,8 @@
 //!   runc and crun through the wrapper, podman with the hooks.d file and
 //!   with the wrapper as `--runtime`, containerd with `ctr run
 //!   --runc-binary`;
+//! - `bare_wrapper::*`: podman with a bare `linkshim-runtime` symlink and
+//!   no config file, through a container's whole life;
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
 //! - `lifecycle::*`: a running linker through the wrapper on podman:
@@ -33,6 +35,7 @@
 //! stderr.
 
 mod compose;
+mod bare_wrapper;
 mod graph;
 mod harness;
 mod hostile;
@@ -77,6 +80,11 @@ fn cases() -> Vec<Case> {
         .collect();
     let podman = &["podman"];
     v.extend([
+        case(
+            "bare_wrapper::podman_with_a_bare_symlink_runs_stops_restarts_and_removes",
+            &["podman", "runc"],
+            bare_wrapper::podman_with_a_bare_symlink_runs_stops_restarts_and_removes,
+        ),
         case(
             "services::three_replicas_of_a_service_and_a_proxy",
             podman,
