@@ -6,9 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `linkshim --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LINKSHIM_COMMIT"),
+    ")"
+);
+
 /// Docker-style container links for runc, crun, podman and containerd, with no daemon.
 #[derive(Debug, Parser)]
-#[command(name = "linkshim", version)]
+#[command(name = "linkshim", version = VERSION)]
 pub struct Cli {
     /// The registry and hosts files [env: LINKSHIM_STATE_DIR] [default: /run/linkshim; for a user: $XDG_RUNTIME_DIR/linkshim]
     #[arg(long, global = true, value_name = "DIR")]
