@@ -4,7 +4,7 @@
 set -euo pipefail
 
 missing=()
-for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns python3-venv; do
+for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns python3-venv man-db rpm; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -35,3 +35,10 @@ if [ ! -x "$venv/bin/podman-compose" ]; then
     "$venv/bin/pip" install -q 'podman-compose==1.6.0'
 fi
 ln -sf "$venv/bin/podman-compose" /usr/local/bin/podman-compose
+
+# The Debian package is built with cargo-deb (the package test builds it).
+[ -d "${HOME:-/root}/.cargo/bin" ] && export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+if ! command -v cargo-deb >/dev/null 2>&1 && command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo install cargo-deb"
+    cargo install --quiet --locked --version 3.8.0 cargo-deb
+fi

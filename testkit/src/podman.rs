@@ -73,6 +73,15 @@ impl Podman {
 
     /// [`Podman::cmd`] with `hooks` as its `--hooks-dir` instead of its own.
     pub fn cmd_with_hooks(&self, hooks: &Path) -> Command {
+        let mut c = self.cmd_default_hooks();
+        c.arg("--hooks-dir").arg(hooks);
+        c
+    }
+
+    /// [`Podman::cmd`] with no `--hooks-dir`: podman reads its default
+    /// hooks dirs, the machine's (`/usr/share/containers/oci/hooks.d`,
+    /// `/etc/containers/oci/hooks.d`), as a packaged install is used.
+    pub fn cmd_default_hooks(&self) -> Command {
         let d = self.dir();
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", d.join("containers.conf"))
@@ -80,8 +89,6 @@ impl Podman {
             .arg(d.join("root"))
             .arg("--runroot")
             .arg(d.join("runroot"))
-            .arg("--hooks-dir")
-            .arg(hooks)
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
         c
     }

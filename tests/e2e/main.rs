@@ -8,6 +8,9 @@
 //!   --runc-binary`;
 //! - `bare_wrapper::*`: podman with a bare `linkshim-runtime` symlink and
 //!   no config file, through a container's whole life;
+//! - `package::*`: the Debian package built, installed with `dpkg -i`,
+//!   used by podman through its default hooks dirs, purged; it holds the
+//!   machine alone ([`system_wide`]) from install to purge;
 //! - `services::*`: service, URL and resource links, refresh of a running
 //!   linker's hosts file, a linker in a user namespace (podman);
 //! - `lifecycle::*`: a running linker through the wrapper on podman:
@@ -44,9 +47,11 @@ mod links;
 mod networks;
 mod parity;
 mod pods;
+mod package;
 mod rootless;
 mod services;
 
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -59,6 +64,9 @@ struct Case {
     name: &'static str,
     needs: &'static [&'static str],
     run: Box<dyn FnOnce() + Send>,
+    /// It takes [`system_wide`] itself: it changes the machine (installs a
+    /// package), so no other case may run meanwhile.
+    system_wide: bool,
 }
 
 fn case(name: &'static str, needs: &'static [&'static str], run: fn()) -> Case {
@@ -66,7 +74,23 @@ fn case(name: &'static str, needs: &'static [&'static str], run: fn()) -> Case {
         name,
         needs,
         run: Box::new(run),
+        system_wide: false,
     }
+}
+
+/// Every case runs under a shared hold of this lock, except one that
+/// changes the machine, which takes it alone ([`system_wide`]).
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// The machine to this case alone, until the guard drops: for a case that
+/// installs into the system (the package), after its own preparation.
+pub fn system_wide() -> RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A shared hold of the machine: any number of ordinary cases at once.
+fn shared() -> RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
 }
 
 fn cases() -> Vec<Case> {
@@ -76,10 +100,33 @@ fn cases() -> Vec<Case> {
             name: e.case(),
             needs: e.needs(),
             run: Box::new(move || links::scenario(e)),
+            system_wide: false,
         })
         .collect();
     let podman = &["podman"];
+    v.push(Case {
+        system_wide: true,
+        ..case(
+            "package::deb_links_two_containers_with_podmans_default_hooks_and_purges_clean",
+            &[
+                "cargo",
+                "cargo-deb",
+                "dpkg",
+                "dpkg-query",
+                "apt-get",
+                "man",
+                "podman",
+                "crun",
+            ],
+            package::deb_links_two_containers_with_podmans_default_hooks_and_purges_clean,
+        )
+    });
     v.extend([
+        case(
+            "package::rpm_holds_what_the_deb_holds",
+            &["cargo", "rpmbuild", "rpm"],
+            package::rpm_holds_what_the_deb_holds,
+        ),
         case(
             "bare_wrapper::podman_with_a_bare_symlink_runs_stops_restarts_and_removes",
             &["podman", "runc"],
@@ -201,6 +248,7 @@ fn trial(c: Case) -> Trial {
             }
             return Ok(Completion::ignored_with(reason));
         }
+        let _shared = (!c.system_wide).then(shared);
         let start = Instant::now();
         (c.run)();
         timed(c.name, start);
