@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use testkit::*;
@@ -122,8 +123,17 @@ pub fn deb_links_two_containers_with_podmans_default_hooks_and_purges_clean() {
     }
 }
 
+/// Held while `packaging/build.sh` runs and its output is read: the .deb
+/// and the .rpm cases share `target/assets`, which each build rewrites.
+static BUILDING: Mutex<()> = Mutex::new(());
+
+fn building() -> MutexGuard<'static, ()> {
+    BUILDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `packaging/build.sh deb`: the path of the .deb it built.
 fn build_deb() -> PathBuf {
+    let _building = building();
     let out = run_ok(
         Command::new(repo_root().join("packaging/build.sh"))
             .arg("deb")
@@ -437,6 +447,7 @@ impl Drop for Purge {
 /// at the paths RPM distributions use, with the config file marked as
 /// such. It is built and inspected here, not installed (this is Debian).
 pub fn rpm_holds_what_the_deb_holds() {
+    let building = building();
     let out = run_ok(
         Command::new(repo_root().join("packaging/build.sh"))
             .arg("rpm")
@@ -478,6 +489,7 @@ pub fn rpm_holds_what_the_deb_holds() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    drop(building);
     assert!(pages.len() >= 10, "man pages: {pages:?}");
     for page in &pages {
         assert!(
