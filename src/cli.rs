@@ -171,6 +171,50 @@ pub enum Command {
         #[command(subcommand)]
         action: ResourceAction,
     },
+    /// Configure a container engine to run linkshim: idempotent, prints
+    /// what it changed as a diff.
+    Install(Install),
+}
+
+/// `linkshim install ENGINE`.
+#[derive(Debug, clap::Args)]
+pub struct Install {
+    /// The engine to configure.
+    #[arg(value_enum)]
+    pub engine: Engine,
+    /// Print the diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Undo what install does.
+    #[arg(long)]
+    pub uninstall: bool,
+    /// podman: also add linkshim-runtime as the runtime `linkshim` in
+    /// containers.conf (`podman --runtime linkshim`).
+    #[arg(long)]
+    pub named_runtime: bool,
+    /// podman: configure this user's rootless podman (the default when not root).
+    #[arg(long)]
+    pub user: bool,
+    /// The engine's configuration: containerd's config.toml, Docker's
+    /// daemon.json, CRI-O's drop-in directory [default: the engine's own]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The linkshim binary the engine is to run, with linkshim-runtime
+    /// beside it [default: this binary]
+    #[arg(long, value_name = "PATH")]
+    pub bin: Option<PathBuf>,
+    /// Configure the file system tree at DIR instead of / (an image, a test).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+/// An engine `linkshim install` configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Podman,
+    Containerd,
+    Crio,
+    Docker,
 }
 
 #[derive(Debug, Subcommand)]

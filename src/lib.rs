@@ -11,6 +11,7 @@ pub mod explain;
 pub mod graph;
 pub mod hook;
 pub mod hosts_file;
+pub mod install;
 pub mod links;
 pub mod logging;
 pub mod mask;

@@ -174,6 +174,7 @@ fn main() -> ExitCode {
             &alias,
             &mut std::io::stdout().lock(),
         ),
+        Command::Install(args) => commands::install::run(&args, &mut std::io::stdout().lock()),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -205,6 +206,7 @@ fn label(command: &Command) -> &'static str {
         Command::Unlink { .. } => "unlink",
         Command::Refresh { .. } => "refresh",
         Command::Compose { .. } => "compose",
+        Command::Install(_) => "install",
     }
 }
 

@@ -7,6 +7,7 @@ pub mod gc;
 pub mod graph;
 pub mod inspect;
 pub mod link;
+pub mod install;
 pub mod ls;
 pub mod refresh;
 pub mod resource;

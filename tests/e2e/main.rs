@@ -8,6 +8,8 @@
 //!   --runc-binary`;
 //! - `bare_wrapper::*`: podman with a bare `linkshim-runtime` symlink and
 //!   no config file, through a container's whole life;
+//! - `install::*`: what `linkshim install containerd` writes, read back by
+//!   containerd itself;
 //! - `package::*`: the Debian package built, installed with `dpkg -i`,
 //!   used by podman through its default hooks dirs, purged; it holds the
 //!   machine alone ([`system_wide`]) from install to purge;
@@ -43,6 +45,7 @@ mod graph;
 mod harness;
 mod hostile;
 mod lifecycle;
+mod install;
 mod links;
 mod networks;
 mod parity;
@@ -122,6 +125,11 @@ fn cases() -> Vec<Case> {
         )
     });
     v.extend([
+        case(
+            "install::containerd_reads_what_install_wrote",
+            &["containerd"],
+            install::containerd_reads_what_install_wrote,
+        ),
         case(
             "package::rpm_holds_what_the_deb_holds",
             &["cargo", "rpmbuild", "rpm"],

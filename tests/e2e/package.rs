@@ -98,6 +98,7 @@ pub fn deb_links_two_containers_with_podmans_default_hooks_and_purges_clean() {
     check_version();
     check_man_page();
     check_default_hooks_link_two_containers();
+    check_install_podman();
 
     // apt-get purge, then nothing of it is left.
     drop(guard);
@@ -420,6 +421,85 @@ fn check_default_hooks_link_two_containers() {
             .any(|r| r["name"] == target.as_str())),
         "a stopped target is still registered"
     );
+    drop(podman);
+}
+
+/// `linkshim install podman` finds the package's hooks file where podman
+/// looks and changes nothing; `--named-runtime` on a copy of the machine's
+/// containers.conf adds the runtime `linkshim`, which podman then runs.
+fn check_install_podman() {
+    let out = run_ok(&mut cmd(BIN, &["install", "podman"]), T);
+    assert!(
+        out.contains("nothing to change (already installed)"),
+        "{out}"
+    );
+
+    // A tree whose /usr is the machine's, with its own /etc.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("etc/containers")).unwrap();
+    std::os::unix::fs::symlink("/usr", root.join("usr")).unwrap();
+    let conf = root.join("etc/containers/containers.conf");
+    let mut doc: toml_edit::DocumentMut =
+        fs::read_to_string("/usr/share/containers/containers.conf")
+            .expect("podman's default containers.conf")
+            .parse()
+            .unwrap();
+    // This machine's hard limit (see testkit's Podman).
+    doc["containers"]["default_ulimits"] = toml_edit::value(toml_edit::Array::from_iter([
+        "nofile=20000:20000",
+        "nproc=20000:20000",
+    ]));
+    fs::write(&conf, doc.to_string()).unwrap();
+    let out = run_ok(
+        &mut cmd(
+            BIN,
+            &[
+                "install",
+                "podman",
+                "--named-runtime",
+                "--root",
+                root.to_str().unwrap(),
+            ],
+        ),
+        T,
+    );
+    assert!(
+        out.contains("+linkshim = [\"/usr/bin/linkshim-runtime\"]"),
+        "{out}"
+    );
+    assert!(
+        !root
+            .join("etc/containers/oci/hooks.d/linkshim.json")
+            .exists(),
+        "the package's hooks file was enough: {out}"
+    );
+
+    // podman on that containers.conf, with an empty hooks dir: only the
+    // named runtime can link.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp2.path());
+    let podman = Podman::new();
+    let name = unique_name("lsh-pkg-named");
+    let ann = format!("io.linkshim.name={name}");
+    let env = run_ok(
+        podman
+            .cmd()
+            .env("CONTAINERS_CONF", &conf)
+            .args([
+                "--runtime",
+                "linkshim",
+                "run",
+                "--rm",
+                "--annotation",
+                &ann,
+                "--rootfs",
+            ])
+            .arg(&rootfs)
+            .arg("env"),
+        T,
+    );
+    assert!(env.contains(&format!("LINKSHIM_NAME={name}")), "{env}");
     drop(podman);
 }
 
