@@ -1,6 +1,7 @@
 //! `linkshim doctor`: check the registry (who holds its lock, whether it
 //! reads) and a container's links before it runs, one PASS/WARN/FAIL line
-//! per check, as `convox doctor` did.
+//! per check, as `convox doctor` did; with no container, the host too
+//! ([`super::host`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -78,7 +79,8 @@ pub fn run(
                 Err(e) => line(out, "FAIL", format!("{e:#}"))?,
             }
         }
-        return Ok(failures);
+        // The host: the binary, the engines' configuration, the state dir.
+        return Ok(failures + super::host::run(state_dir, out)?);
     };
     line(
         out,
@@ -88,7 +90,7 @@ pub fn run(
             requests.len()
         ),
     )?;
-    if !Registry::db_path(state_dir).exists() {
+    if super::existing_registry(state_dir)?.is_none() {
         line(
             out,
             "WARN",

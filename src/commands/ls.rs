@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::registry::{Record, Registry};
+use crate::registry::Record;
 
 /// Print the registry to `out`. The table never shows env values; the JSON
 /// shows them (and URL passwords) only with `show_env`.
@@ -14,16 +14,9 @@ pub fn run(
     show_env: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    // A registry that cannot be looked at (another user's) is an error,
-    // not an empty one.
-    let db = Registry::db_path(state_dir);
-    let present = db
-        .try_exists()
-        .map_err(|e| anyhow::anyhow!("registry {}: {e}", db.display()))?;
-    let records = if present {
-        Registry::open(state_dir)?.list()?
-    } else {
-        Vec::new()
+    let records = match super::existing_registry(state_dir)? {
+        Some(mut reg) => reg.list()?,
+        None => Vec::new(),
     };
     if json {
         let mut list = serde_json::to_value(&records)?;

@@ -61,8 +61,8 @@ pub fn run(
         ResourceAction::Rm { name } => {
             let mut removed = false;
             for dir in [state_dir, persist_dir] {
-                if Registry::db_path(dir).exists() {
-                    removed |= Registry::open(dir)?.remove_resource(&name)?;
+                if let Some(mut reg) = super::existing_registry(dir)? {
+                    removed |= reg.remove_resource(&name)?;
                 }
             }
             if !removed {
@@ -73,13 +73,8 @@ pub fn run(
         ResourceAction::Ls { json, show_env } => {
             let mut all = Vec::new();
             for (dir, kept) in [(state_dir, "runtime"), (persist_dir, "persistent")] {
-                if Registry::db_path(dir).exists() {
-                    all.extend(
-                        Registry::open(dir)?
-                            .resources()?
-                            .into_iter()
-                            .map(|r| (r, kept)),
-                    );
+                if let Some(reg) = super::existing_registry(dir)? {
+                    all.extend(reg.resources()?.into_iter().map(|r| (r, kept)));
                 }
             }
             if json {

@@ -99,6 +99,7 @@ pub fn deb_links_two_containers_with_podmans_default_hooks_and_purges_clean() {
     check_man_page();
     check_default_hooks_link_two_containers();
     check_install_podman();
+    check_doctor();
 
     // apt-get purge, then nothing of it is left.
     drop(guard);
@@ -501,6 +502,31 @@ fn check_install_podman() {
     );
     assert!(env.contains(&format!("LINKSHIM_NAME={name}")), "{env}");
     drop(podman);
+}
+
+/// `linkshim doctor` on the host with the package installed: the hooks
+/// file where podman looks, the wrapper, the state dir, the registry and
+/// the log all pass.
+fn check_doctor() {
+    let out = output_within(&mut cmd(BIN, &["doctor"]), T).expect("doctor answers");
+    let report = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "podman: /usr/share/containers/oci/hooks.d/linkshim.json runs /usr/bin/linkshim at precreate",
+        "wrapper /usr/bin/linkshim-runtime is there",
+        "wrapper: with an empty environment it runs",
+        "state dir /run/linkshim is ours, mode 700",
+        "integrity ok",
+        "log /run/linkshim/linkshim.log",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.contains(want)),
+            "no PASS line with {want:?}:\n{report}"
+        );
+    }
+    assert!(!report.lines().any(|l| l.starts_with("FAIL")), "{report}");
+    assert!(out.status.success(), "{report}");
 }
 
 /// Purges the package when dropped (the case's last step, and its cleanup
