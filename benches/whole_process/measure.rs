@@ -79,40 +79,73 @@ pub fn run_timed(cmd: &mut Command, input: Option<&[u8]>) -> (Duration, Output) 
     (t0.elapsed(), output)
 }
 
-/// [`run_timed`] without input, killing the process after `deadline`:
-/// then the output is None.
-pub fn run_within(cmd: &mut Command, deadline: Duration) -> (Duration, Option<Output>) {
-    let (pid_tx, pid_rx) = mpsc::channel::<i32>();
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let killed = Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let killed = killed.clone();
-        std::thread::spawn(move || {
-            let Ok(pid) = pid_rx.recv() else { return };
+/// Kills process `pid` unless `done` says it ended within `deadline`; the
+/// flag says whether it was killed.
+struct Watchdog {
+    done: mpsc::Sender<()>,
+    killed: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn start(pid: i32, deadline: Duration) -> Watchdog {
+        let (done, done_rx) = mpsc::channel::<()>();
+        let killed = Arc::new(AtomicBool::new(false));
+        let flag = killed.clone();
+        let thread = std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(deadline) {
-                killed.store(true, Ordering::SeqCst);
+                flag.store(true, Ordering::SeqCst);
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-        })
-    };
+        });
+        Watchdog {
+            done,
+            killed,
+            thread,
+        }
+    }
+
+    /// Stop watching; true when the process was killed.
+    fn stop(self) -> bool {
+        let _ = self.done.send(());
+        let _ = self.thread.join();
+        self.killed.load(Ordering::SeqCst)
+    }
+}
+
+/// [`run_timed`] without input, killing the process after `deadline`:
+/// then the output is None.
+pub fn run_within(cmd: &mut Command, deadline: Duration) -> (Duration, Option<Output>) {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let t0 = Instant::now();
     let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let _ = pid_tx.send(child.id() as i32);
+    let watchdog = Watchdog::start(child.id() as i32, deadline);
     let output = child.wait_with_output().expect("wait for a child");
     let elapsed = t0.elapsed();
-    let _ = done_tx.send(());
-    let _ = watchdog.join();
-    if killed.load(Ordering::SeqCst) {
-        (elapsed, None)
-    } else {
-        (elapsed, Some(output))
-    }
+    (elapsed, (!watchdog.stop()).then_some(output))
+}
+
+/// [`run_within`] for a command whose stdio a longer-lived process
+/// inherits (a runtime's `create` hands it to the container): stdio is
+/// /dev/null and only the exit status is kept.
+pub fn status_within(
+    cmd: &mut Command,
+    deadline: Duration,
+) -> (Duration, Option<std::process::ExitStatus>) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let watchdog = Watchdog::start(child.id() as i32, deadline);
+    let status = child.wait().expect("wait for a child");
+    let elapsed = t0.elapsed();
+    (elapsed, (!watchdog.stop()).then_some(status))
 }
 
 /// Panics, showing status, stdout and stderr, when `out` is a failure.

@@ -16,7 +16,7 @@ use testkit::{
 };
 
 use crate::fixture::{LINKS, register_targets};
-use crate::measure::{alternate, check, run_within, stats};
+use crate::measure::{alternate, check, run_within, stats, status_within};
 use crate::report::{Report, Row, ms};
 use crate::{LINKED_TARGET_RATIO, Opts, PASSTHROUGH_TARGET_RATIO};
 
@@ -274,6 +274,7 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path) {
              `hook poststart` reads its network namespace, so most of these containers are never registered)."
         ));
     }
+    engine_style(opts, report, name, rt, dir, &state, &write_config, deadline);
     // Every linked container unregistered itself at its end (poststop).
     let left = registered(&state);
     if left.len() != 3 {
@@ -282,4 +283,108 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path) {
             left.len()
         ));
     }
+}
+
+/// How podman's conmon and containerd's shim drive a runtime: `create`
+/// with a pid file, `start`, `delete --force`, each one process, linked
+/// (name + 3 links) through the wrapper against the same calls made
+/// directly, alternating. The wrapper registers such a create itself, so
+/// no `poststart` hook runs.
+#[allow(clippy::too_many_arguments)]
+fn engine_style(
+    opts: &Opts,
+    report: &mut Report,
+    name: &str,
+    rt: &Path,
+    dir: &Path,
+    state: &Path,
+    write_config: &dyn Fn(bool, &str, Option<&[&str]>),
+    deadline: Duration,
+) {
+    let bundle = dir.join("bundle");
+    let pid_file = dir.join("pid");
+    let calls = |wrapped: bool| -> Option<Duration> {
+        let id = unique_name("lse");
+        write_config(true, &id, None);
+        let cmd = |sub: &[&str]| {
+            let mut c = if wrapped {
+                let mut c = opts.linkshim(dir);
+                c.arg("--state-dir")
+                    .arg(state)
+                    .arg("runtime")
+                    .arg("--runtime")
+                    .arg(rt)
+                    .arg("--");
+                c
+            } else {
+                Command::new(rt)
+            };
+            c.args(sub);
+            c
+        };
+        let mut total = Duration::ZERO;
+        let steps: [Vec<&str>; 3] = [
+            vec![
+                "create",
+                "--bundle",
+                bundle.to_str().expect("utf-8 path"),
+                "--pid-file",
+                pid_file.to_str().expect("utf-8 path"),
+                &id,
+            ],
+            vec!["start", &id],
+            vec!["delete", "--force", &id],
+        ];
+        for step in &steps {
+            let (t, status) = status_within(&mut cmd(step), deadline);
+            if !status.is_some_and(|s| s.success()) {
+                delete_container(rt, &id);
+                return None;
+            }
+            total += t;
+        }
+        Some(total)
+    };
+    for _ in 0..3 {
+        calls(false);
+        calls(true);
+    }
+    let n = opts.runtime_n;
+    let mut direct = || calls(false);
+    let mut wrapped = || calls(true);
+    let res = alternate(n, &mut [&mut direct, &mut wrapped]);
+    let done = |v: &[Option<Duration>]| v.iter().flatten().copied().collect::<Vec<_>>();
+    let failed = res[1].iter().filter(|r| r.is_none()).count();
+    let base = stats(&done(&res[0]));
+    let s = stats(&done(&res[1]));
+    let ratio = s.median / base.median;
+    println!(
+        "  {name} create, start, delete via linkshim runtime, name + 3 links: median {} ({ratio:.3}×)",
+        ms(s.median)
+    );
+    let ok = ratio <= LINKED_TARGET_RATIO && failed == 0;
+    let mut detail = if ratio <= LINKED_TARGET_RATIO {
+        String::new()
+    } else {
+        format!(
+            "+{:.1} ms, +{:.0} %",
+            s.median - base.median,
+            (ratio - 1.0) * 100.0
+        )
+    };
+    if failed > 0 {
+        detail.push_str(&format!(
+            "{}{failed} of {n} sequences failed",
+            if detail.is_empty() { "" } else { "; " }
+        ));
+    }
+    report.rows.push(
+        Row::new(
+            format!("`{name} create`, `start`, `delete` through `linkshim runtime` (engine style), name + 3 links"),
+            s,
+            (format!("the same three calls to `{name}` direct"), base),
+        )
+        .target(format!("≤ {LINKED_TARGET_RATIO}×"), ok)
+        .detail(detail),
+    );
 }
