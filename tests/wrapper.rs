@@ -123,17 +123,23 @@ fn creating_runtime(dir: &Path, pid_text: Option<&str>) -> (PathBuf, PathBuf) {
     (script, record)
 }
 
-#[test]
-fn a_create_with_a_pid_file_is_registered_by_the_wrapper() {
-    let fx = Fixture::new();
-    register_target(&fx, "t1", "mysql_server", "3306", &[("A", "b")]);
-    let (fake, record) = creating_runtime(fx.dir.path(), None);
-    let b = bundle(
-        &fx,
+/// What [`create_through_wrapper`] did.
+struct Created {
+    bundle: PathBuf,
+    pid_file: PathBuf,
+    args: Vec<String>,
+    out: std::process::Output,
+}
+
+/// podman's `create` of `webapp` (linked to `mysql_server` as `db`) with a
+/// pid file, through the wrapper in front of `fake`.
+fn create_through_wrapper(fx: &Fixture, fake: &Path) -> Created {
+    let bundle = bundle(
+        fx,
         json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
     );
     let pid_file = fx.dir.path().join("pid");
-    let args = args_for(&b, &fx.dir.path().join("log.json"))
+    let args = args_for(&bundle, &fx.dir.path().join("log.json"))
         .into_iter()
         .map(|a| {
             if a == "/tmp/pid" {
@@ -148,6 +154,25 @@ fn a_create_with_a_pid_file_is_registered_by_the_wrapper() {
         .args(&args)
         .output()
         .unwrap();
+    Created {
+        bundle,
+        pid_file,
+        args,
+        out,
+    }
+}
+
+#[test]
+fn a_create_with_a_pid_file_is_registered_by_the_wrapper() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[("A", "b")]);
+    let (fake, record) = creating_runtime(fx.dir.path(), None);
+    let Created {
+        bundle: b,
+        pid_file,
+        args,
+        out,
+    } = create_through_wrapper(&fx, &fake);
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -183,26 +208,7 @@ fn a_create_that_cannot_be_registered_is_deleted_again() {
     let fx = Fixture::new();
     register_target(&fx, "t1", "mysql_server", "3306", &[]);
     let (fake, record) = creating_runtime(fx.dir.path(), Some("not-a-pid"));
-    let b = bundle(
-        &fx,
-        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
-    );
-    let pid_file = fx.dir.path().join("pid");
-    let args = args_for(&b, &fx.dir.path().join("log.json"))
-        .into_iter()
-        .map(|a| {
-            if a == "/tmp/pid" {
-                pid_file.display().to_string()
-            } else {
-                a
-            }
-        })
-        .collect::<Vec<_>>();
-    let out = fx
-        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
-        .args(&args)
-        .output()
-        .unwrap();
+    let Created { out, .. } = create_through_wrapper(&fx, &fake);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -39,18 +39,18 @@
 //! `--list`, `--test-threads N`). Each case prints `TIME <case>: <s>` to
 //! stderr.
 
-mod compose;
 mod bare_wrapper;
+mod compose;
 mod graph;
 mod harness;
 mod hostile;
-mod lifecycle;
 mod install;
+mod lifecycle;
 mod links;
 mod networks;
+mod package;
 mod parity;
 mod pods;
-mod package;
 mod rootless;
 mod services;
 
