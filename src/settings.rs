@@ -36,7 +36,7 @@ pub const STATE_DIR_ENV: &str = "LINKSHIM_STATE_DIR";
 pub const RUNTIME_ENV: &str = "LINKSHIM_RUNTIME";
 pub const PERSIST_DIR_ENV: &str = "LINKSHIM_PERSIST_DIR";
 /// Where `resource add --persist` keeps resources: configuration, not runtime state.
-pub const DEFAULT_PERSIST_DIR: &str = "/var/lib/linkshim";
+pub const DEFAULT_PERSIST_DIR: &str = crate::user::ROOT_PERSIST_DIR;
 
 /// The config file's content.
 #[derive(Debug, Default, Deserialize)]

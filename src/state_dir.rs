@@ -5,8 +5,8 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The default state directory (tmpfs: it empties at reboot, like the containers).
-pub const DEFAULT: &str = "/run/linkshim";
+/// The default state directory (root's; see `crate::user` for a user's).
+pub const DEFAULT: &str = crate::user::ROOT_STATE_DIR;
 
 /// Why the state directory cannot be used.
 #[derive(Debug, thiserror::Error)]

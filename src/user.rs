@@ -16,6 +16,12 @@
 
 use std::path::PathBuf;
 
+/// Root's state directory (tmpfs: it empties at reboot, like the containers).
+pub const ROOT_STATE_DIR: &str = "/run/linkshim";
+/// Root's persistent directory: where `resource add --persist` keeps
+/// resources (configuration, not runtime state).
+pub const ROOT_PERSIST_DIR: &str = "/var/lib/linkshim";
+
 /// The user linkshim acts for, seen from outside any user namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -42,7 +48,7 @@ impl Owner {
     /// The default state directory (registry, hosts files, log).
     pub fn state_dir(&self) -> PathBuf {
         if self.is_root() {
-            return PathBuf::from(crate::state_dir::DEFAULT);
+            return PathBuf::from(ROOT_STATE_DIR);
         }
         absolute_env("XDG_RUNTIME_DIR")
             .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", self.uid)))
@@ -52,7 +58,7 @@ impl Owner {
     /// The default directory of persisted resources.
     pub fn persist_dir(&self) -> PathBuf {
         if self.is_root() {
-            return PathBuf::from(crate::settings::DEFAULT_PERSIST_DIR);
+            return PathBuf::from(ROOT_PERSIST_DIR);
         }
         absolute_env("XDG_DATA_HOME")
             .or_else(|| self.home().map(|h| h.join(".local/share")))
