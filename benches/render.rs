@@ -107,6 +107,7 @@ fn rendering(c: &mut Criterion) {
         let view = env::TargetView {
             ip: api.primary_ip(),
             ports: &api.ports,
+            published: &[],
             env: &api.env,
         };
         b.iter(|| {

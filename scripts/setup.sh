@@ -4,7 +4,7 @@
 set -euo pipefail
 
 missing=()
-for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns python3-venv man-db rpm; do
+for p in runc crun podman containerd busybox-static iproute2 jq uidmap slirp4netns python3-venv man-db rpm etcd-server etcd-client iptables; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

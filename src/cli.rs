@@ -74,6 +74,10 @@ pub enum Command {
         #[arg(long, requires = "links")]
         name: Option<String>,
     },
+    /// Follow a registry on etcd and render this host's linkers' hosts
+    /// files again when their targets change on any host (a service per
+    /// host; runs until stopped).
+    Watch,
     /// Remove what no running container holds: stale records, expired
     /// reservations, orphan hosts files. Prints what it did; running it
     /// again does nothing more.

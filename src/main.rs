@@ -115,6 +115,7 @@ fn main() -> ExitCode {
                     n => Err(anyhow::anyhow!("{n} check(s) failed")),
                 })
         }
+        Command::Watch => commands::watch::run(&dirs.state, &dirs.persist),
         Command::Gc { repair } => {
             commands::gc::run(&dirs.state, repair, &mut std::io::stdout().lock())
         }
@@ -198,6 +199,7 @@ fn label(command: &Command) -> &'static str {
         Command::Ls { .. } => "ls",
         Command::Doctor { .. } => "doctor",
         Command::Gc { .. } => "gc",
+        Command::Watch => "watch",
         Command::Resource { .. } => "resource",
         Command::Graph { .. } => "graph",
         Command::Inspect { .. } => "inspect",
@@ -239,6 +241,20 @@ impl Dirs {
         let (file, broken) = match settings::File::load() {
             Ok(f) => (f, None),
             Err(e) => (settings::File::default(), Some(e)),
+        };
+        // The registry backend is configured once for the process; a
+        // file whose backend settings are wrong is a broken file.
+        let (file, broken) = match file.backend() {
+            Ok(backend) => {
+                linkshim::registry::configure(backend);
+                (file, broken)
+            }
+            Err(e) => {
+                linkshim::registry::configure(linkshim::registry::Backend::Misconfigured(format!(
+                    "{e:#}"
+                )));
+                (settings::File::default(), Some(e))
+            }
         };
         let owner = linkshim::user::Owner::current();
         let dirs = Dirs {

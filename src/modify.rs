@@ -154,6 +154,12 @@ pub fn add_hooks(
         env.extend(
             crate::logging::for_hooks().map(|l| format!("{}={l}", crate::logging::LEVEL_ENV)),
         );
+        // The config file this prepare read, when not the default: the
+        // hooks must use the same registry.
+        env.extend(
+            crate::settings::config_for_hooks()
+                .map(|c| format!("{}={c}", crate::settings::CONFIG_ENV)),
+        );
         json!({ "path": exe, "args": args, "env": env })
     };
     for stage in ["poststart", "poststop"] {

@@ -7,7 +7,7 @@
 //!
 //! A dry run (`Mode::DryRun`, for `linkshim explain`) goes through the same
 //! steps and edits the config in memory the same way, but writes nothing:
-//! the registry is opened read-only (`Registry::open_read_only`), no state
+//! the registry is opened read-only (`registry::open_read_only`), no state
 //! directory is created, no replica slot is reserved (the index it would
 //! get is read), the hosts file is rendered but not written, and not held.
 
@@ -25,7 +25,7 @@ use crate::model::share::Policy;
 use crate::model::{ContainerId, IdError};
 use crate::modify;
 use crate::oci::config::{self, Config};
-use crate::registry::{self, Registry};
+use crate::registry::{self, Store};
 use crate::render::hosts;
 use crate::state_dir;
 
@@ -183,7 +183,7 @@ fn check_internal(
 /// created container under another name, or a token set on purpose, never
 /// reaches another container's hosts file or slot.
 fn choose_token(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     carried: Option<&String>,
     request: &annotation::Request,
     container: &str,
@@ -281,12 +281,12 @@ pub fn prepare_in(
         })?;
     }
     let mut reg = match mode {
-        Mode::Apply => Registry::open(ctx.state_dir),
-        Mode::DryRun => Registry::open_read_only(ctx.state_dir),
+        Mode::Apply => registry::open(ctx.state_dir),
+        Mode::DryRun => registry::open_read_only(ctx.state_dir),
     }
     .map_err(reg_err)?;
     let carried = choose_token(
-        &mut reg,
+        &mut *reg,
         annotations.get(modify::TOKEN),
         &request,
         &container,
@@ -309,7 +309,7 @@ pub fn prepare_in(
     reg.check_name(&request.scope, &request.name, ctx.id, &token)
         .map_err(reg_err)?;
     let resolved = crate::links::wait::resolve_at_start(
-        &mut reg,
+        &mut *reg,
         // A dry run never waits: it says what a create would wait for.
         apply.then_some(ctx.state_dir),
         &request.name,

@@ -18,7 +18,7 @@ use log::debug;
 
 use crate::hosts_file;
 use crate::links::resolve;
-use crate::registry::{Record, Registry};
+use crate::registry::{Record, Store};
 use crate::render::hosts;
 use crate::state_dir;
 
@@ -27,7 +27,7 @@ use crate::state_dir;
 pub fn linkers_of(
     state: &Path,
     persist: Option<&Path>,
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     target: &Record,
 ) -> Vec<String> {
     let mut names = vec![target.name.as_str()];
@@ -70,7 +70,7 @@ pub fn linkers_of(
 pub fn linker_file(
     state: &Path,
     persist: Option<&Path>,
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     linker: &Record,
     token: &str,
 ) -> Result<bool, String> {
@@ -105,7 +105,7 @@ pub fn linker_file(
 
 /// The hosts lines of `linker`'s links as they resolve now; a link whose
 /// target is gone gives none.
-fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
+fn current_lines(reg: &mut dyn Store, persist: Option<&Path>, linker: &Record) -> Vec<hosts::Line> {
     let mut resolved: Vec<_> =
         resolve::resolve_each(reg, &linker.name, &linker.scope, &linker.links, persist)
             .map(|each| each.into_iter().filter_map(Result::ok).collect())
@@ -129,7 +129,7 @@ fn current_lines(reg: &mut Registry, persist: Option<&Path>, linker: &Record) ->
 pub fn addresses(
     state: &Path,
     persist: Option<&Path>,
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     names: &[String],
 ) -> (Vec<Record>, Vec<String>) {
     let records = match reg.list() {

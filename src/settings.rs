@@ -11,6 +11,17 @@
 //! share_env = "all"             # what targets may cascade: all, declared, none
 //! lock_timeout = "5s"           # how long a start waits for the registry's lock
 //! stop_lock_timeout = "2s"      # the same for poststop, which then gives up
+//!
+//! registry = "etcd"             # default "sqlite": the database in state_dir
+//! etcd_endpoints = ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+//! etcd_prefix = "/linkshim"     # every key starts with it
+//! etcd_timeout = "2s"           # the most a call to etcd waits
+//! etcd_ca_file = "/etc/linkshim/etcd-ca.pem"       # TLS (the etcd-tls feature)
+//! etcd_cert_file = "/etc/linkshim/etcd-client.pem"
+//! etcd_key_file = "/etc/linkshim/etcd-client-key.pem"
+//! host_id = "web-1"             # default: /etc/machine-id
+//! boot_id_file = "/proc/sys/kernel/random/boot_id"  # what says this boot
+//! advertise_address = "192.0.2.10"  # where other hosts reach this one's published ports
 //! ```
 //!
 //! A start (precreate, the wrapper, poststart) and the commands fail with
@@ -51,7 +62,36 @@ pub struct File {
     pub lock_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
     pub stop_lock_timeout: Option<Duration>,
+    /// Where the registry lives: `sqlite` (default) or `etcd`.
+    pub registry: Option<RegistryKind>,
+    pub etcd_endpoints: Option<Vec<String>>,
+    pub etcd_prefix: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub etcd_timeout: Option<Duration>,
+    pub etcd_ca_file: Option<PathBuf>,
+    pub etcd_cert_file: Option<PathBuf>,
+    pub etcd_key_file: Option<PathBuf>,
+    /// This host's id in a shared registry; default /etc/machine-id.
+    pub host_id: Option<String>,
+    /// The file whose content says this boot; default the kernel's boot id.
+    pub boot_id_file: Option<PathBuf>,
+    /// The address other hosts reach this one at, for their links to its
+    /// containers' published ports (a shared registry only).
+    pub advertise_address: Option<std::net::IpAddr>,
 }
+
+/// The registry backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKind {
+    Sqlite,
+    Etcd,
+}
+
+/// Where the host id comes from unless `host_id` is configured.
+pub const MACHINE_ID: &str = "/etc/machine-id";
+/// Where the boot id comes from unless `boot_id_file` is configured.
+pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 
 /// How long poststop waits for the registry's lock unless configured.
 pub const DEFAULT_STOP_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,6 +105,81 @@ impl File {
     /// How long poststop waits for the registry's lock.
     pub fn stop_lock_timeout(&self) -> Duration {
         self.stop_lock_timeout.unwrap_or(DEFAULT_STOP_LOCK_TIMEOUT)
+    }
+}
+
+impl File {
+    /// The registry backend the file configures, checked: every etcd
+    /// setting is valid, the host id and boot id can be read.
+    pub fn backend(&self) -> anyhow::Result<crate::registry::Backend> {
+        use crate::registry::{Backend, etcd};
+        use anyhow::{Context as _, bail};
+        let etcd_set = self.etcd_endpoints.is_some()
+            || self.etcd_prefix.is_some()
+            || self.etcd_timeout.is_some()
+            || self.advertise_address.is_some();
+        if self.registry != Some(RegistryKind::Etcd) {
+            if etcd_set {
+                bail!(
+                    "etcd_* settings or advertise_address are given but registry is not \"etcd\" (add registry = \"etcd\")"
+                );
+            }
+            return Ok(Backend::Sqlite);
+        }
+        let endpoints = self.etcd_endpoints.clone().unwrap_or_default();
+        if endpoints.is_empty() {
+            bail!("registry = \"etcd\" needs etcd_endpoints (e.g. [\"http://127.0.0.1:2379\"])");
+        }
+        for ep in &endpoints {
+            let ok = url::Url::parse(ep).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty()
+            });
+            if !ok {
+                bail!(
+                    "etcd_endpoints: {ep:?} is no http:// or https:// endpoint (write it as \"http://HOST:PORT\")"
+                );
+            }
+        }
+        let prefix = self
+            .etcd_prefix
+            .clone()
+            .unwrap_or_else(|| etcd::DEFAULT_PREFIX.to_string());
+        if !etcd::is_prefix(&prefix) {
+            bail!(
+                "etcd_prefix {prefix:?}: write it as /WORD[/WORD...] of letters, digits, '_', '.', '-'"
+            );
+        }
+        let host_id = match &self.host_id {
+            Some(h) => h.clone(),
+            None => std::fs::read_to_string(MACHINE_ID)
+                .map(|s| s.trim().to_string())
+                .with_context(|| format!("{MACHINE_ID} (or set host_id)"))?,
+        };
+        if !etcd::is_host_id(&host_id) {
+            bail!("host id {host_id:?}: 1 to 64 letters, digits, '_', '.', '-' (set host_id)");
+        }
+        let boot_file = self.boot_id_file.as_deref().unwrap_or(Path::new(BOOT_ID));
+        let boot_id = std::fs::read_to_string(boot_file)
+            .map(|s| s.trim().to_string())
+            .with_context(|| format!("boot id file {}", boot_file.display()))?;
+        if boot_id.is_empty() || boot_id.len() > 128 {
+            bail!("boot id file {}: empty or too long", boot_file.display());
+        }
+        Ok(Backend::Etcd(etcd::Settings {
+            endpoints,
+            prefix,
+            timeout: self.etcd_timeout.unwrap_or(etcd::DEFAULT_TIMEOUT),
+            ca_file: self.etcd_ca_file.clone(),
+            cert_file: self.etcd_cert_file.clone(),
+            key_file: self.etcd_key_file.clone(),
+            host_id,
+            boot_id,
+            advertise: self.advertise_address,
+        }))
     }
 }
 
@@ -98,6 +213,19 @@ impl File {
             Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
         }
     }
+}
+
+/// The config file named by `LINKSHIM_CONFIG`, for the hooks linkshim
+/// adds (they must read the registry settings this process read): an
+/// existing file at an absolute path of UTF-8 without control characters,
+/// else none (the hooks then read the default file, as does a process
+/// whose `LINKSHIM_CONFIG` names no file).
+pub fn config_for_hooks() -> Option<String> {
+    let path = std::env::var(CONFIG_ENV).ok()?;
+    let usable = Path::new(&path).is_absolute()
+        && !path.chars().any(char::is_control)
+        && Path::new(&path).is_file();
+    usable.then_some(path)
 }
 
 /// True when a setting the config file could give is given neither by a

@@ -6,7 +6,7 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
 
-use linkshim::registry::{Record, Registry};
+use linkshim::registry::{Record, Registry, Store};
 use serde_json::Value;
 
 /// The proposed config podman 4.3.1 gave a precreate hook (captured with a
@@ -31,7 +31,7 @@ pub fn record(n: usize, name: &str, expose: &str, env: &[(&str, &str)]) -> Recor
 }
 
 /// Registers the 3 link targets of the benchmarked linker.
-pub fn register_targets(reg: &mut Registry) {
+pub fn register_targets(reg: &mut dyn Store) {
     let targets = [
         record(
             0,

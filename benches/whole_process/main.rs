@@ -26,9 +26,12 @@
 //!    200 `cat` at once; every record must be there.
 //! 5. `refresh`: a target's start until 1, 10 and 100 linkers' hosts files
 //!    show it, against the same start with no linker.
+//! 6. `etcd`: part 1's precreate (10 records) with the registry on a
+//!    three-member etcd cluster on loopback, against the same precreate on
+//!    the embedded SQLite registry and `cat`, alternating.
 //!
 //! Parts 2 to 5 need root, parts 2 and 3 runc, crun, podman and a static
-//! `/bin/busybox`; a part that cannot run is listed as skipped, its targets
+//! `/bin/busybox`, part 6 `etcd` and `etcdctl`; a part that cannot run is listed as skipped, its targets
 //! as not measured.
 //!
 //! Output: `docs/benchmarks/latest.md` (every figure and target, pass or
@@ -44,6 +47,7 @@
 //! or `--bin` names another. Process plumbing, rootfs, podman, records
 //! and the hooks.d file come from the test kit (`testkit/`).
 
+mod etcd;
 mod fixture;
 mod measure;
 mod parallel;
@@ -80,6 +84,7 @@ pub enum Part {
     Podman,
     Parallel,
     Refresh,
+    Etcd,
 }
 
 /// What a link costs a container start: whole processes, each figure
@@ -235,6 +240,9 @@ fn main() {
     }
     if wants(Part::Refresh) {
         refresh::bench(&opts, &mut report);
+    }
+    if wants(Part::Etcd) {
+        etcd::bench(&opts, &mut report);
     }
 
     fs::create_dir_all(&out).expect("create the output folder");

@@ -69,8 +69,8 @@ pub fn run(
         )?,
     }
     let Some((linker, scope, requests)) = requests else {
-        if Registry::db_path(state_dir).exists() {
-            match Registry::open(state_dir).and_then(|mut r| r.list()) {
+        if registry::exists(state_dir) {
+            match registry::open(state_dir).and_then(|mut r| r.list()) {
                 Ok(all) => line(
                     out,
                     "PASS",
@@ -90,7 +90,7 @@ pub fn run(
             requests.len()
         ),
     )?;
-    if super::existing_registry(state_dir)?.is_none() {
+    if super::existing_store(state_dir)?.is_none() {
         line(
             out,
             "WARN",
@@ -101,12 +101,12 @@ pub fn run(
         )?;
     }
     crate::state_dir::ensure(state_dir)?;
-    let mut reg = Registry::open(state_dir)?;
+    let mut reg = registry::open(state_dir)?;
     let all = reg.list()?;
     for req in &requests {
         let what = format!("link {req}");
         match resolve::resolve(
-            &mut reg,
+            &mut *reg,
             &linker,
             &scope,
             std::slice::from_ref(req),

@@ -7,13 +7,15 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::registry::{self, Carried, Registry, Repaired};
+use crate::registry::{self, Backend, Carried, Repaired};
 
 /// Collect (and with `repair`, repair first) the registry in `state_dir`,
 /// printing what was done to `out`.
 pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut say = |line: String| writeln!(out, "{line}").context("writing the report");
-    if repair {
+    if repair && matches!(registry::backend(), Backend::Etcd(_)) {
+        say("registry: on etcd, nothing to move aside (this host's keys that cannot be read are removed below)".into())?;
+    } else if repair {
         match registry::repair(state_dir, registry::lock_budget())? {
             Repaired::Missing => {}
             Repaired::Sound => say("registry: sound, kept".into())?,
@@ -40,14 +42,14 @@ pub fn run(state_dir: &Path, repair: bool, out: &mut dyn Write) -> anyhow::Resul
             }
         }
     }
-    if !Registry::db_path(state_dir).exists() {
+    if !registry::exists(state_dir) {
         say(format!(
             "registry: none in {}, nothing to collect",
             state_dir.display()
         ))?;
         return Ok(());
     }
-    let mut reg = Registry::open(state_dir)?;
+    let mut reg = registry::open(state_dir)?;
     let collected = reg.collect(repair)?;
     for (id, name) in &collected.stale {
         say(format!(

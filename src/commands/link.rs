@@ -14,7 +14,7 @@ use anyhow::{Context as _, anyhow, bail};
 
 use crate::links::{annotation, wait};
 use crate::model::{LinkRequest, default_scope};
-use crate::registry::{Record, Registry};
+use crate::registry::{self, Record, Registry, Store};
 
 /// Add `link` (`[scope/]target[:alias][+convox][?policy]`) to `container`.
 pub fn link(
@@ -36,7 +36,7 @@ pub fn link(
     let links = annotation::parse_links(&text.join(" "))
         .with_context(|| format!("container {:?}", rec.name.as_str()))?;
     let found = wait::resolve_at_start(
-        &mut reg,
+        &mut *reg,
         Some(state_dir),
         &rec.name,
         &rec.scope,
@@ -44,8 +44,8 @@ pub fn link(
         Some(persist_dir),
     )
     .with_context(|| format!("container {:?}", rec.name.as_str()))?;
-    let stored = store(&mut reg, &rec, &token, &links)?;
-    crate::refresh::linker_file(state_dir, Some(persist_dir), &mut reg, &stored, &token)
+    let stored = store(&mut *reg, &rec, &token, &links)?;
+    crate::refresh::linker_file(state_dir, Some(persist_dir), &mut *reg, &stored, &token)
         .map_err(|e| anyhow!("{e}"))?;
     writeln!(
         out,
@@ -89,8 +89,8 @@ pub fn unlink(
         .filter(|l| l.alias.as_str() != alias)
         .cloned()
         .collect();
-    let stored = store(&mut reg, &rec, &token, &links)?;
-    crate::refresh::linker_file(state_dir, Some(persist_dir), &mut reg, &stored, &token)
+    let stored = store(&mut *reg, &rec, &token, &links)?;
+    crate::refresh::linker_file(state_dir, Some(persist_dir), &mut *reg, &stored, &token)
         .map_err(|e| anyhow!("{e}"))?;
     writeln!(
         out,
@@ -102,17 +102,20 @@ pub fn unlink(
 
 /// The registry, the running container named `container` (`[scope/]name`,
 /// or its id) and its hosts token; an error when it has no hosts file.
-fn open(state_dir: &Path, container: &str) -> anyhow::Result<(Registry, Record, String)> {
-    if !Registry::db_path(state_dir)
-        .try_exists()
-        .with_context(|| format!("registry in {}", state_dir.display()))?
-    {
+fn open(state_dir: &Path, container: &str) -> anyhow::Result<(Box<dyn Store>, Record, String)> {
+    let present = match registry::backend() {
+        registry::Backend::Sqlite => Registry::db_path(state_dir)
+            .try_exists()
+            .with_context(|| format!("registry in {}", state_dir.display()))?,
+        _ => registry::exists(state_dir),
+    };
+    if !present {
         bail!(
             "no running container {container:?}: nothing is registered in {}",
             state_dir.display()
         );
     }
-    let mut reg = Registry::open(state_dir)?;
+    let mut reg = registry::open(state_dir)?;
     let (scope, name) = match container.split_once('/') {
         Some((s, n)) => (s.to_string(), n),
         None => (default_scope().to_string(), container),
@@ -144,7 +147,7 @@ fn open(state_dir: &Path, container: &str) -> anyhow::Result<(Registry, Record, 
 
 /// Store `links` as the links of `rec`, running under `token`.
 fn store(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     rec: &Record,
     token: &str,
     links: &[LinkRequest],

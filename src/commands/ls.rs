@@ -14,7 +14,7 @@ pub fn run(
     show_env: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let records = match super::existing_registry(state_dir)? {
+    let records = match super::existing_store(state_dir)? {
         Some(mut reg) => reg.list()?,
         None => Vec::new(),
     };

@@ -12,10 +12,11 @@ pub mod link;
 pub mod ls;
 pub mod refresh;
 pub mod resource;
+pub mod watch;
 
 use std::path::Path;
 
-use crate::registry::Registry;
+use crate::registry::{self, Registry, Store};
 
 /// The registry in `dir`, or None when nothing has registered yet. A state
 /// dir this user cannot read (root's, for anyone else) is an error that
@@ -34,5 +35,16 @@ pub fn existing_registry(dir: &Path) -> anyhow::Result<Option<Registry>> {
             "state directory {}: cannot read it: {e} (run as its owner, usually root, or pass --state-dir)",
             dir.display()
         ),
+    }
+}
+
+/// The registry of the state directory `dir` in the configured backend, or
+/// None when nothing has registered yet (on etcd it is always asked).
+pub fn existing_store(dir: &Path) -> anyhow::Result<Option<Box<dyn Store>>> {
+    match registry::backend() {
+        registry::Backend::Sqlite => {
+            Ok(existing_registry(dir)?.map(|r| Box::new(r) as Box<dyn Store>))
+        }
+        _ => Ok(Some(registry::open(dir)?)),
     }
 }

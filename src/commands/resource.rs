@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::ResourceAction;
 use crate::model::{Name, Template};
-use crate::registry::{Registry, Resource};
+use crate::registry::{self, Registry, Resource, Store};
 
 /// Run one resource action.
 pub fn run(
@@ -48,7 +48,7 @@ pub fn run(
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let dir = if persist { persist_dir } else { state_dir };
             crate::state_dir::ensure(dir)?;
-            Registry::open(dir)?
+            open(dir, persist)?
                 .put_resource(&Resource {
                     name,
                     addrs: crate::links::resolve::resolve_host(&url),
@@ -60,8 +60,12 @@ pub fn run(
         }
         ResourceAction::Rm { name } => {
             let mut removed = false;
-            for dir in [state_dir, persist_dir] {
-                if let Some(mut reg) = super::existing_registry(dir)? {
+            for (dir, persist) in [(state_dir, false), (persist_dir, true)] {
+                let found = match persist {
+                    true => super::existing_registry(dir)?.map(|r| Box::new(r) as Box<dyn Store>),
+                    false => super::existing_store(dir)?,
+                };
+                if let Some(mut reg) = found {
                     removed |= reg.remove_resource(&name)?;
                 }
             }
@@ -73,7 +77,11 @@ pub fn run(
         ResourceAction::Ls { json, show_env } => {
             let mut all = Vec::new();
             for (dir, kept) in [(state_dir, "runtime"), (persist_dir, "persistent")] {
-                if let Some(reg) = super::existing_registry(dir)? {
+                let found = match kept == "persistent" {
+                    true => super::existing_registry(dir)?.map(|r| Box::new(r) as Box<dyn Store>),
+                    false => super::existing_store(dir)?,
+                };
+                if let Some(reg) = found {
                     all.extend(reg.resources()?.into_iter().map(|r| (r, kept)));
                 }
             }
@@ -99,5 +107,15 @@ pub fn run(
             }
             Ok(())
         }
+    }
+}
+
+/// The registry resources are kept in: the configured one for the state
+/// directory, always the SQLite database of the persistent directory
+/// (configuration of this host, not runtime state).
+fn open(dir: &Path, persist: bool) -> Result<Box<dyn Store>, registry::Error> {
+    match persist {
+        true => Ok(Box::new(Registry::open(dir)?)),
+        false => registry::open(dir),
     }
 }

@@ -11,7 +11,7 @@ use super::{LinkState, all_resources, link_states};
 use crate::links::resolve::Target;
 use crate::logging::mask_passwords;
 use crate::mask::MASK;
-use crate::registry::{self, Record, Registry, Resource};
+use crate::registry::{self, Record, Resource};
 
 /// One record, in full.
 #[derive(Debug, Clone, Serialize)]
@@ -77,7 +77,7 @@ pub fn details(
     scope: Option<&str>,
     show_env: bool,
 ) -> Result<Option<Details>, Error> {
-    let mut reg = Registry::open_read_only(state_dir)?;
+    let mut reg = registry::open_read_only(state_dir)?;
     let all = reg.list()?;
     let in_scope = |r: &&Record| scope.is_none_or(|s| r.scope.as_str() == s);
     let mut named: Vec<&Record> = all
@@ -102,17 +102,17 @@ pub fn details(
     let found = named.first().map(|r| (*r).clone());
     let resource = match &found {
         Some(_) => None,
-        None => all_resources(&reg, persist_dir)?
+        None => all_resources(&*reg, persist_dir)?
             .into_iter()
             .find(|r| r.name.as_str() == name),
     };
     let mut d = match (&found, &resource) {
-        (Some(rec), _) => of_record(rec, link_states(&mut reg, rec, persist_dir)?),
+        (Some(rec), _) => of_record(rec, link_states(&mut *reg, rec, persist_dir)?),
         (None, Some(res)) => of_resource(res),
         (None, None) => return Ok(None),
     };
     for other in &all {
-        for s in link_states(&mut reg, other, persist_dir)? {
+        for s in link_states(&mut *reg, other, persist_dir)? {
             let reaches_it = match (&s.target, &found, &resource) {
                 (Ok(Target::Container(r)), Some(me), _) => r.id == me.id,
                 (Ok(Target::Service { replicas, .. }), Some(me), _) => {

@@ -4,7 +4,7 @@
 //! when their target is gone or not running. Scopes, when records have
 //! them, group nodes into clusters.
 //!
-//! `build` reads the registry without writing (`Registry::open_read_only`)
+//! `build` reads the registry without writing (`registry::open_read_only`)
 //! and resolves every link the way a container's create would now
 //! (`resolve::resolve_each`); the renderers (`text`, `dot`, `mermaid`,
 //! `svg`) are pure functions of the graph.
@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::links::resolve::{self, Target};
 use crate::logging::mask_passwords;
 use crate::model::LinkRequest;
-use crate::registry::{self, Record, Registry, Resource};
+use crate::registry::{self, Record, Registry, Resource, Store};
 
 /// How `linkshim graph` prints the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -166,7 +166,7 @@ pub struct LinkState {
 
 /// Resolve every link of `rec` as a create would now, each on its own.
 pub fn link_states(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     rec: &Record,
     persist_dir: Option<&Path>,
 ) -> Result<Vec<LinkState>, registry::Error> {
@@ -190,7 +190,7 @@ pub fn link_states(
 /// The resources of the state directory's registry, then those of the
 /// persistent one it lacks.
 pub fn all_resources(
-    reg: &Registry,
+    reg: &dyn Store,
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Resource>, registry::Error> {
     let mut all = reg.resources()?;
@@ -212,12 +212,12 @@ pub fn build(
     persist_dir: Option<&Path>,
     scope: Option<&str>,
 ) -> Result<Graph, registry::Error> {
-    let mut reg = Registry::open_read_only(state_dir)?;
+    let mut reg = registry::open_read_only(state_dir)?;
     let records = reg.list()?;
-    let resources = all_resources(&reg, persist_dir)?;
+    let resources = all_resources(&*reg, persist_dir)?;
     let mut links = Vec::with_capacity(records.len());
     for rec in &records {
-        links.push(link_states(&mut reg, rec, persist_dir)?);
+        links.push(link_states(&mut *reg, rec, persist_dir)?);
     }
     let g = from_parts(&records, &resources, &links);
     Ok(match scope {

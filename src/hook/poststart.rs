@@ -14,7 +14,7 @@ use crate::modify;
 use crate::netns;
 use crate::oci::{config::Config, state::State};
 use crate::privilege;
-use crate::registry::{self, Record, Registry};
+use crate::registry::{self, Record};
 
 /// Run the poststart stage on the state read from stdin; `policy` is the
 /// host's `share_env`.
@@ -60,7 +60,7 @@ pub fn register(
     let record = record_of(state, &config, policy)?;
     privilege::drop_all()?;
     crate::state_dir::ensure(state_dir)?;
-    let mut reg = Registry::open(state_dir)?;
+    let mut reg = registry::open(state_dir)?;
     let token = config
         .annotations()
         .get(modify::TOKEN)
@@ -86,7 +86,7 @@ pub fn register(
         }
     }
     // Its linkers' hosts files follow it; their failure must not stop it.
-    for e in crate::refresh::linkers_of(state_dir, Some(persist_dir), &mut reg, &stored) {
+    for e in crate::refresh::linkers_of(state_dir, Some(persist_dir), &mut *reg, &stored) {
         warn!("hosts refresh: {e}");
     }
     Ok(())
@@ -159,6 +159,8 @@ pub fn record_of(state: &State, config: &Config, policy: Policy) -> anyhow::Resu
         shared,
         links: request.links,
         url: request.url,
+        publish: request.publish,
+        via: None,
         pid: state.pid,
         pid_start: state.pid.and_then(registry::pid_start_time),
         boot_id: registry::boot_id(),

@@ -1,7 +1,7 @@
 //! The `poststop` stage: the container leaves the registry (its record,
 //! its reservation, its hold) and its hosts file is removed: only the
 //! record it registered itself (its id under its token) and only a hosts
-//! file the registry then holds nowhere (`Registry::token_held`). Works
+//! file the registry then holds nowhere (`Store::token_held`). Works
 //! with no pid; stopping twice is harmless. It also sweeps hosts files
 //! whose container never started (a failed create runs no poststop of its
 //! own), by the same rule.
@@ -18,7 +18,7 @@ use log::{debug, info, warn};
 
 use crate::hosts_file;
 use crate::oci::state::State;
-use crate::registry::{self, Registry};
+use crate::registry::{self, Store};
 use crate::state_dir;
 
 /// Run the poststop stage on the state read from stdin.
@@ -43,8 +43,8 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
     let mut held_by_other = false;
     // The registry could not be asked in time whose the token is.
     let mut unanswered = false;
-    if Registry::db_path(state_dir).exists() {
-        let opened = Registry::open(state_dir).and_then(|mut r| {
+    if registry::exists(state_dir) {
+        let opened = registry::open(state_dir).and_then(|mut r| {
             let gone = match &id {
                 Some(id) => r.unregister(id.as_str(), token)?,
                 None => {
@@ -76,7 +76,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
                     errors.extend(crate::refresh::linkers_of(
                         state_dir,
                         Some(persist_dir),
-                        &mut r,
+                        &mut *r,
                         &gone,
                     ));
                 }
@@ -125,7 +125,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
         }
     }
     if let Some(reg) = &registry {
-        sweep_orphans(state_dir, reg);
+        sweep_orphans(state_dir, &**reg);
     }
     if errors.is_empty() {
         Ok(())
@@ -135,9 +135,9 @@ pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow:
 }
 
 /// Remove the hosts files (and their lock files) that the registry proves
-/// unused, by the rule `gc` sweeps with too (`Registry::sweep_hosts_files`).
+/// unused, by the rule `gc` sweeps with too (`Store::sweep_hosts_files`).
 /// Best effort: what cannot be read or removed is left for the next sweep.
-fn sweep_orphans(dir: &Path, reg: &Registry) {
+fn sweep_orphans(dir: &Path, reg: &dyn Store) {
     let (removed, errors) = reg.sweep_hosts_files(dir);
     for path in removed {
         info!(

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::model::limits::{MAX_ANNOTATION, MAX_LINKS, MAX_PORTS};
 pub use crate::model::share::Choice as ShareEnv;
 pub use crate::model::{Admits, Family, LinkRequest, Name, NameError, Port, Proto, sort_ports};
-use crate::model::{Template, default_scope, prefix, vars};
+use crate::model::{Published, Template, default_scope, prefix, vars};
 
 /// The name this container answers to.
 pub const NAME: &str = "io.linkshim.name";
@@ -18,6 +18,8 @@ pub const NAME: &str = "io.linkshim.name";
 pub const LINKS: &str = "io.linkshim.links";
 /// `port[/proto]` and `start-end[/proto]`, comma separated.
 pub const EXPOSE: &str = "io.linkshim.expose";
+/// Ports published on the host, `HOSTPORT:PORT[/proto]`, for links from other hosts.
+pub const PUBLISH: &str = "io.linkshim.publish";
 /// The service this container is a replica of.
 pub const SERVICE: &str = "io.linkshim.service";
 /// How clients should address this container: a URL whose host (and port) may be empty.
@@ -290,6 +292,8 @@ pub struct Request {
     pub admits: Admits,
     pub links: Vec<LinkRequest>,
     pub expose: Vec<Port>,
+    /// Ports published on its host (`io.linkshim.publish`); each is exposed too.
+    pub publish: Vec<Published>,
     pub service: Option<Name>,
     pub url: Option<Template>,
     /// What it cascades to its linkers (`io.linkshim.share-env`).
@@ -384,10 +388,17 @@ pub fn parse_request(
         Some(t) => parse_links(t)?,
         None => Vec::new(),
     };
-    let expose = match annotations.get(EXPOSE) {
+    let mut expose = match annotations.get(EXPOSE) {
         Some(t) => parse_expose(t)?,
         None => Vec::new(),
     };
+    let publish = match annotations.get(PUBLISH) {
+        Some(t) => parse_publish(t)?,
+        None => Vec::new(),
+    };
+    // Like the engine's -p: a published port is exposed.
+    expose.extend(publish.iter().map(|p| p.port));
+    crate::model::sort_ports(&mut expose);
     let service = annotations
         .get(SERVICE)
         .map(|s| Name::parse(SERVICE, s.trim()))
@@ -420,10 +431,55 @@ pub fn parse_request(
         admits,
         links,
         expose,
+        publish,
         service,
         url,
         share_env,
     })
+}
+
+/// Parse `io.linkshim.publish`: `HOSTPORT:PORT[/proto]` entries (the
+/// engine's `-p` without an address), each container port and each host
+/// port (per protocol) at most once.
+pub fn parse_publish(text: &str) -> Result<Vec<Published>, Error> {
+    let mut out: Vec<Published> = Vec::new();
+    if text.trim().is_empty() {
+        return Ok(out);
+    }
+    for item in entries(text) {
+        let bad = |why: &str| Error::BadPort {
+            annotation: PUBLISH.to_string(),
+            text: if item.is_empty() { text } else { item }.to_string(),
+            why: why.to_string(),
+        };
+        let Some((host, port)) = item.split_once(':') else {
+            return Err(bad("write it as HOSTPORT:PORT[/proto], e.g. 8080:80"));
+        };
+        let host_port = match host.parse::<u16>() {
+            Ok(n) if n > 0 && host.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err(bad("a host port is a number from 1 to 65535")),
+        };
+        let port = match parse_expose(port) {
+            Ok(p) if p.len() == 1 && !port.contains('-') => p[0],
+            Ok(_) => return Err(bad("one container port, not a range")),
+            Err(Error::BadPort { why, .. }) => return Err(bad(&why)),
+            Err(e) => return Err(e),
+        };
+        if out.iter().any(|p| p.port == port) {
+            return Err(bad("this container port is published twice"));
+        }
+        if out
+            .iter()
+            .any(|p| p.host_port == host_port && p.port.proto == port.proto)
+        {
+            return Err(bad("this host port is published twice"));
+        }
+        if out.len() >= MAX_PORTS {
+            return Err(bad("more ports than linkshim takes"));
+        }
+        out.push(Published { port, host_port });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -770,5 +826,44 @@ mod hostile_tests {
                 .to_string();
             assert!(err.contains(URL) && err.contains("NUL"), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn publish_is_the_engines_p_without_an_address() {
+        let p = parse_publish("8080:80, 5353:53/udp").unwrap();
+        assert_eq!(
+            p.iter()
+                .map(|p| (p.host_port, p.port.to_string()))
+                .collect::<Vec<_>>(),
+            [(8080, "80/tcp".to_string()), (5353, "53/udp".to_string())]
+        );
+        for bad in [
+            "80",
+            "0:80",
+            "x:80",
+            "+1:80",
+            "8080:80-81",
+            "8080:80 8080:81",
+            "8080:80 8081:80",
+            "8080:80/ip",
+            "1.2.3.4:8080:80",
+        ] {
+            let err = parse_publish(bad).unwrap_err().to_string();
+            assert!(err.contains(PUBLISH), "{bad}: {err}");
+        }
+        assert!(
+            parse_publish("8080:80 8080:80/udp").is_ok(),
+            "another protocol"
+        );
+        let mut a = BTreeMap::new();
+        a.insert(NAME.to_string(), "web".to_string());
+        a.insert(EXPOSE.to_string(), "443".to_string());
+        a.insert(PUBLISH.to_string(), "8080:80".to_string());
+        let r = parse_request(&a, None).unwrap();
+        assert_eq!(
+            r.expose.iter().map(|p| p.number).collect::<Vec<_>>(),
+            [80, 443],
+            "a published port is exposed"
+        );
     }
 }

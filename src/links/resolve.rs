@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::model::share::Policy;
 use crate::model::url::{self, Template};
 use crate::model::{LinkRequest, Name, Port, Proto, Unreachable, Vantage, reachable_from};
-use crate::registry::{self, Record, Registry, Resource};
+use crate::registry::{self, Record, Registry, Resource, Store};
 use crate::render::{self, Endpoint, Rendered, To};
 
 /// What a link's target turned out to be.
@@ -52,8 +52,9 @@ fn endpoint(r: &Record) -> Endpoint<'_> {
         id: r.id.as_str(),
         hostname: r.hostname.as_deref(),
         name: r.name.as_str(),
-        addrs: &r.addrs,
+        addrs: r.reach_addrs(),
         ports: &r.ports,
+        published: r.reach_ports(),
         env: &r.env,
         shared: r.shared,
         url: r.url.as_ref(),
@@ -163,7 +164,7 @@ pub enum Error {
 /// failure fails them all. Resources are looked up in `reg`, then in the
 /// registry in `persist_dir`.
 pub fn resolve(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     linker: &Name,
     scope: &Name,
     links: &[LinkRequest],
@@ -181,7 +182,7 @@ pub fn resolve(
 /// another scope must admit the linker's (`io.linkshim.allow-scopes`).
 /// Resources are host-wide: a link in the linker's own scope may name one.
 pub fn resolve_each(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     linker: &Name,
     scope: &Name,
     links: &[LinkRequest],
@@ -312,7 +313,7 @@ pub fn resolve_each(
 /// The resources named in `names`: from `reg`, then from the registry in
 /// `persist_dir` for those it lacks.
 fn find_resources(
-    reg: &Registry,
+    reg: &dyn Store,
     names: &[&str],
     persist_dir: Option<&Path>,
 ) -> Result<Vec<Resource>, registry::Error> {

@@ -19,7 +19,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use super::resolve::{self, Error, Resolved};
 use crate::model::{LinkRequest, Name, StartPolicy};
-use crate::registry::Registry;
+use crate::registry::{Backend, Store};
 
 /// Resolve the links of `linker` (of `scope`) for its create: a target
 /// that is not running fails a `required` link, is left out of an
@@ -29,7 +29,7 @@ use crate::registry::Registry;
 /// (None: a dry run, which never waits, and leaves the target out as an
 /// optional link's). Any other failure fails the create.
 pub fn resolve_at_start(
-    reg: &mut Registry,
+    reg: &mut dyn Store,
     state_dir: Option<&Path>,
     linker: &Name,
     scope: &Name,
@@ -96,6 +96,8 @@ pub fn resolve_at_start(
 
 /// How often to check when inotify is not available.
 const FALLBACK_TICK: Duration = Duration::from_millis(5);
+/// How often a wait asks a registry on etcd again.
+const ETCD_TICK: Duration = Duration::from_millis(100);
 
 /// Call `check` until it gives `Some`, the registry in `state_dir` having
 /// changed in between, for at most `bound`; `None` at the bound.
@@ -105,8 +107,13 @@ pub fn until<T, E>(
     mut check: impl FnMut() -> Result<Option<T>, E>,
 ) -> Result<Option<T>, E> {
     let deadline = Instant::now() + bound;
+    // A registry on etcd is written by other hosts, never in the state
+    // directory: it is asked again every ETCD_TICK instead.
+    let local = !matches!(crate::registry::backend(), Backend::Etcd(_));
+    let tick = if local { FALLBACK_TICK } else { ETCD_TICK };
     let watch = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
         .ok()
+        .filter(|_| local)
         .filter(|i| {
             i.add_watch(
                 state_dir,
@@ -136,7 +143,7 @@ pub fn until<T, E>(
                 // Drain: one check covers every write so far.
                 while ino.read_events().is_ok_and(|e| !e.is_empty()) {}
             }
-            None => std::thread::sleep(left.min(FALLBACK_TICK)),
+            None => std::thread::sleep(left.min(tick)),
         }
     }
 }

@@ -21,7 +21,7 @@ pub use id::{ContainerId, IdError, MAX_ID_LEN, escape as escape_id, short_id};
 pub use link::{Family, LinkRequest, StartPolicy};
 pub use name::{Name, NameError};
 pub use net::{MAX_HOSTNAME_LEN, NetAddr, Unreachable, Vantage, reachable_from, valid_hostname};
-pub use port::{Port, Proto, sort_ports};
+pub use port::{Port, Proto, Published, reached_port, sort_ports};
 pub use scope::{Admits, DEFAULT_SCOPE, default_scope};
 pub use url::Template;
 

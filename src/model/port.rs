@@ -37,6 +37,25 @@ impl fmt::Display for Port {
     }
 }
 
+/// A port published on the container's host (`io.linkshim.publish`,
+/// like the engine's `-p HOSTPORT:PORT/proto`): reached from other hosts
+/// at the host's address and `host_port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Published {
+    pub port: Port,
+    pub host_port: u16,
+}
+
+/// The number a client connects to for `port`: its published host port
+/// when `published` maps it (a target reached through its host), else its
+/// own.
+pub fn reached_port(port: &Port, published: &[Published]) -> u16 {
+    published
+        .iter()
+        .find(|p| p.port == *port)
+        .map_or(port.number, |p| p.host_port)
+}
+
 /// Docker's port order: TCP first, then the other protocols by name (SCTP,
 /// then UDP); by number within a protocol.
 pub fn sort_ports(ports: &mut Vec<Port>) {

@@ -23,9 +23,9 @@ pub(super) fn json<T: Serialize>(v: &T) -> String {
 /// The `env` column: the variables and how they were chosen,
 /// `{"shared":"declared","vars":[["K","V"],...]}`. A bare list is a row
 /// from a linkshim that did not filter: read as shared under `all`.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-enum EnvColumn {
+pub(super) enum EnvColumn {
     Marked {
         shared: Policy,
         vars: Vec<(String, String)>,
@@ -132,6 +132,8 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> 
                 .as_deref()
                 .map(|u| Template::parse(u).map_err(|e| why("url", &format!("{u:?}: {e}"))))
                 .transpose()?,
+            publish: vec![],
+            via: None,
             pid,
             pid_start: pid_start.map(|s| s as u64),
             boot_id,
@@ -230,6 +232,8 @@ mod tests {
                 LinkRequest::parse("team-b/pg:db2").unwrap(),
             ],
             url: Some(Template::parse("redis://:pw@:6379/0").unwrap()),
+            publish: vec![],
+            via: None,
             pid: Some(42),
             pid_start: Some(u64::from(u32::MAX) + 7),
             boot_id: "boot".into(),

@@ -75,15 +75,49 @@ pub enum StorageError {
         "registry {path}: a row it cannot read: {why} (`linkshim gc --repair` removes the rows that cannot be read)"
     )]
     Corrupt { path: PathBuf, why: String },
+    /// No etcd endpoint answered within the timeout.
+    #[error(
+        "etcd registry {endpoints}: no answer within {} ({why}); check that the cluster is up and reachable, or raise etcd_timeout",
+        humantime::format_duration(*waited)
+    )]
+    EtcdUnreachable {
+        endpoints: String,
+        waited: Duration,
+        why: String,
+    },
+    /// etcd answered with an error, or with what is no answer of etcd.
+    #[error("etcd registry {endpoints}: {why}")]
+    Etcd { endpoints: String, why: String },
+    /// A value under linkshim's prefix that no linkshim could have written.
+    #[error(
+        "etcd registry {endpoints}: key {key}: {why} (`linkshim gc --repair` removes this host's keys that cannot be read)"
+    )]
+    EtcdCorrupt {
+        endpoints: String,
+        key: String,
+        why: String,
+    },
+    /// The config file's registry settings are wrong.
+    #[error("registry: the config file's registry settings are wrong: {why}")]
+    Misconfigured { why: String },
+    /// Optimistic transactions kept losing races.
+    #[error("etcd registry {endpoints}: {what}: still contended after {tries} tries; try again")]
+    EtcdContended {
+        endpoints: String,
+        what: &'static str,
+        tries: u32,
+    },
 }
 
 impl StorageError {
     /// True when the registry could not be had in time: its lock, or
-    /// SQLite's own, held by another process for longer than the budget.
+    /// SQLite's own, held by another process for longer than the budget,
+    /// or no etcd endpoint answering within `etcd_timeout`.
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
             StorageError::LockTimeout { .. }
+                | StorageError::EtcdUnreachable { .. }
                 | StorageError::Fault {
                     fault: Fault::Busy,
                     ..

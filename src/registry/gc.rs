@@ -146,47 +146,55 @@ impl Registry {
     /// files, and what could not be read or removed (left for the next
     /// sweep). poststop and `gc` both sweep with this.
     pub fn sweep_hosts_files(&self, state_dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
-        let (mut removed, mut errors) = (Vec::new(), Vec::new());
-        let dir = state_dir::hosts_dir(state_dir);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (removed, errors),
-            Err(e) => {
-                errors.push(format!("{}: {e}", dir.display()));
-                return (removed, errors);
-            }
-        };
-        let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let token = name.strip_suffix(".lock").unwrap_or(name);
-            let Some(hosts) = state_dir::hosts_file(state_dir, token) else {
-                continue;
-            };
-            let path = match name == token {
-                true => hosts,
-                false => hosts_file::lock_path(&hosts),
-            };
-            let aged = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t < old);
-            if !aged {
-                continue;
-            }
-            match self.token_held(token) {
-                Ok(false) => match std::fs::remove_file(&path) {
-                    Ok(()) => removed.push(path),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => errors.push(format!("{}: {e}", path.display())),
-                },
-                Ok(true) => {}
-                Err(e) => errors.push(format!("{}: {e}", path.display())),
-            }
-        }
-        (removed, errors)
+        sweep_hosts_files(state_dir, |t| self.token_held(t))
     }
+}
+
+/// The sweep behind every store's `sweep_hosts_files`, by its `token_held`.
+pub(super) fn sweep_hosts_files(
+    state_dir: &Path,
+    token_held: impl Fn(&str) -> Result<bool, Error>,
+) -> (Vec<PathBuf>, Vec<String>) {
+    let (mut removed, mut errors) = (Vec::new(), Vec::new());
+    let dir = state_dir::hosts_dir(state_dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (removed, errors),
+        Err(e) => {
+            errors.push(format!("{}: {e}", dir.display()));
+            return (removed, errors);
+        }
+    };
+    let old = SystemTime::now() - Duration::from_secs(PENDING_SECS as u64);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let token = name.strip_suffix(".lock").unwrap_or(name);
+        let Some(hosts) = state_dir::hosts_file(state_dir, token) else {
+            continue;
+        };
+        let path = match name == token {
+            true => hosts,
+            false => hosts_file::lock_path(&hosts),
+        };
+        let aged = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < old);
+        if !aged {
+            continue;
+        }
+        match token_held(token) {
+            Ok(false) => match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => errors.push(format!("{}: {e}", path.display())),
+            },
+            Ok(true) => {}
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+    (removed, errors)
 }
 
 /// Delete the container and resource rows that cannot be read back; what

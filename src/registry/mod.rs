@@ -47,6 +47,7 @@
 mod codec;
 mod containers;
 mod error;
+pub mod etcd;
 mod gc;
 mod holds;
 mod liveness;
@@ -57,6 +58,7 @@ mod relink;
 mod resources;
 mod schema;
 mod slots;
+mod store;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -69,6 +71,7 @@ pub use gc::{Carried, Collected, Repaired, repair};
 pub use liveness::{Liveness, boot_id, pid_start_time};
 pub use lock::{DEFAULT_BUDGET, budget as lock_budget, holder_of, set_budget as set_lock_budget};
 pub use record::{PENDING_SECS, Record, Resource, now};
+pub use store::{Backend, Store, backend, configure, exists, open, open_read_only};
 
 /// An open registry database.
 pub struct Registry {
@@ -85,6 +88,11 @@ impl Registry {
     /// The database file inside a state directory.
     pub fn db_path(state_dir: &Path) -> PathBuf {
         state_dir.join("registry.db")
+    }
+
+    /// The database file this registry is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The write lock beside the database in a state directory.

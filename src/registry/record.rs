@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::liveness::{self, Liveness};
 use crate::model::share::Policy;
 use crate::model::{
-    Admits, ContainerId, LinkRequest, Name, NetAddr, Port, Template, default_scope,
+    Admits, ContainerId, LinkRequest, Name, NetAddr, Port, Published, Template, default_scope,
 };
 
 /// One running container, as registered at its start.
@@ -45,6 +45,15 @@ pub struct Record {
     pub links: Vec<LinkRequest>,
     /// How clients should address it (`io.linkshim.url`), host left empty.
     pub url: Option<Template>,
+    /// Ports published on its host (`io.linkshim.publish`): kept by a
+    /// registry shared by hosts (etcd), for links from other hosts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<Published>,
+    /// Set when read by a linker on another host that reaches it through
+    /// its host: that host's address (`advertise_address`). Its `ports`
+    /// are then the published ones, connected to at their host ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<IpAddr>,
     pub pid: Option<i32>,
     pub pid_start: Option<u64>,
     pub boot_id: String,
@@ -76,6 +85,8 @@ impl Record {
             shared: Policy::All,
             links: vec![],
             url: None,
+            publish: vec![],
+            via: None,
             pid: None,
             pid_start: None,
             boot_id: liveness::boot_id(),
@@ -98,7 +109,25 @@ impl Record {
 
     /// The address clients use: the first IPv4, else the first IPv6.
     pub fn primary_ip(&self) -> Option<IpAddr> {
-        crate::model::primary_ip(&self.addrs)
+        crate::model::primary_ip(self.reach_addrs())
+    }
+
+    /// The addresses a linker connects to: its host's when it is reached
+    /// through its host ([`via`](Self::via)), else its own.
+    pub fn reach_addrs(&self) -> &[IpAddr] {
+        match &self.via {
+            Some(v) => std::slice::from_ref(v),
+            None => &self.addrs,
+        }
+    }
+
+    /// The published ports that map a port to its host port, when it is
+    /// reached through its host; none (every port as it is) otherwise.
+    pub fn reach_ports(&self) -> &[Published] {
+        match self.via {
+            Some(_) => &self.publish,
+            None => &[],
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::model::{NOT_CASCADED, Port, Proto};
+use crate::model::{NOT_CASCADED, Port, Proto, Published, reached_port};
 
 /// `proto://ip:port`, with brackets around an IPv6 address.
 pub fn port_url(proto: Proto, ip: IpAddr, port: u16) -> String {
@@ -22,6 +22,10 @@ pub struct TargetView<'a> {
     pub ip: Option<IpAddr>,
     /// Exposed ports, in Docker's order (see `sort_ports`).
     pub ports: &'a [Port],
+    /// When it is reached through its host: each port's host port (the
+    /// variables keep the container's port in their names, as Docker's
+    /// links through an ambassador did); empty otherwise.
+    pub published: &'a [Published],
     /// The target's own configured environment, `KEY=VALUE` pairs.
     pub env: &'a [(String, String)],
 }
@@ -37,7 +41,7 @@ pub fn docker_link_env(
     let mut out = Vec::new();
     out.push((format!("{prefix}_NAME"), format!("/{linker}/{alias}")));
     if let Some(ip) = target.ip {
-        port_env(&mut out, prefix, ip, target.ports);
+        port_env(&mut out, prefix, ip, target.ports, target.published);
     }
     for (key, value) in target.env {
         if NOT_CASCADED.contains(&key.as_str()) {
@@ -48,11 +52,18 @@ pub fn docker_link_env(
     out
 }
 
-fn port_env(out: &mut Vec<(String, String)>, prefix: &str, ip: IpAddr, ports: &[Port]) {
+fn port_env(
+    out: &mut Vec<(String, String)>,
+    prefix: &str,
+    ip: IpAddr,
+    ports: &[Port],
+    published: &[Published],
+) {
     let Some(first) = ports.first() else { return };
+    let at = |p: &Port| reached_port(p, published);
     out.push((
         format!("{prefix}_PORT"),
-        port_url(first.proto, ip, first.number),
+        port_url(first.proto, ip, at(first)),
     ));
     let addr = ip.to_string();
     for p in ports {
@@ -61,12 +72,13 @@ fn port_env(out: &mut Vec<(String, String)>, prefix: &str, ip: IpAddr, ports: &[
             p.number,
             p.proto.as_str().to_ascii_uppercase()
         );
-        out.push((base.clone(), port_url(p.proto, ip, p.number)));
+        out.push((base.clone(), port_url(p.proto, ip, at(p))));
         out.push((format!("{base}_ADDR"), addr.clone()));
-        out.push((format!("{base}_PORT"), p.number.to_string()));
+        out.push((format!("{base}_PORT"), at(p).to_string()));
         out.push((format!("{base}_PROTO"), p.proto.as_str().to_string()));
     }
-    for run in runs(ports) {
+    // A run is consecutive on the host too only when nothing is mapped.
+    for run in runs(ports).into_iter().filter(|_| published.is_empty()) {
         let (start, end) = (run[0], run[run.len() - 1]);
         let base = format!(
             "{prefix}_PORT_{}_{}",
@@ -102,10 +114,10 @@ fn runs(ports: &[Port]) -> Vec<&[Port]> {
 }
 
 /// `<P>_PORTS`: every port's URL, in Docker's order, comma separated.
-pub fn ports_list(ip: IpAddr, ports: &[Port]) -> String {
+pub fn ports_list(ip: IpAddr, ports: &[Port], published: &[Published]) -> String {
     ports
         .iter()
-        .map(|p| port_url(p.proto, ip, p.number))
+        .map(|p| port_url(p.proto, ip, reached_port(p, published)))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -142,6 +154,7 @@ mod tests {
             "webapp",
             "db",
             TargetView {
+                published: &[],
                 ip: Some("172.17.0.2".parse().unwrap()),
                 ports: &ports,
                 env: &own,
@@ -297,6 +310,7 @@ mod tests {
                 "web",
                 c.alias,
                 TargetView {
+                    published: &[],
                     ip: Some("10.0.0.5".parse().unwrap()),
                     ports: &ports,
                     env: &own,
@@ -328,6 +342,7 @@ mod tests {
             "l",
             "w",
             TargetView {
+                published: &[],
                 ip: Some("fd00::5".parse().unwrap()),
                 ports: &ports,
                 env: &[],
@@ -341,8 +356,41 @@ mod tests {
     fn ports_list_in_docker_order() {
         let ports = parse_expose("33060/udp,3306,9/sctp").unwrap();
         assert_eq!(
-            ports_list("172.17.0.5".parse().unwrap(), &ports),
+            ports_list("172.17.0.5".parse().unwrap(), &ports, &[]),
             "tcp://172.17.0.5:3306,sctp://172.17.0.5:9,udp://172.17.0.5:33060"
+        );
+    }
+
+    #[test]
+    fn a_target_reached_through_its_host_keeps_its_port_names_and_gets_host_ports() {
+        let ports = parse_expose("80 5432").unwrap();
+        let published = [crate::model::Published {
+            port: ports[0],
+            host_port: 18080,
+        }];
+        let out = docker_link_env(
+            "WEB",
+            "app",
+            "web",
+            TargetView {
+                ip: Some("192.0.2.20".parse().unwrap()),
+                ports: &ports[..1],
+                published: &published,
+                env: &[],
+            },
+        );
+        let want = env(&[
+            ("WEB_NAME", "/app/web"),
+            ("WEB_PORT", "tcp://192.0.2.20:18080"),
+            ("WEB_PORT_80_TCP", "tcp://192.0.2.20:18080"),
+            ("WEB_PORT_80_TCP_ADDR", "192.0.2.20"),
+            ("WEB_PORT_80_TCP_PORT", "18080"),
+            ("WEB_PORT_80_TCP_PROTO", "tcp"),
+        ]);
+        assert_eq!(sorted(out), sorted(want));
+        assert_eq!(
+            ports_list("192.0.2.20".parse().unwrap(), &ports[..1], &published),
+            "tcp://192.0.2.20:18080"
         );
     }
 }

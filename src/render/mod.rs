@@ -13,7 +13,7 @@ use log::{debug, warn};
 use crate::model::limits::{MAX_ENV_BYTES, MAX_ENV_VARS};
 use crate::model::share::Policy;
 use crate::model::url::{self, Template};
-use crate::model::{Family, LinkRequest, Port, Proto, primary_ip, vars};
+use crate::model::{Family, LinkRequest, Port, Proto, Published, primary_ip, reached_port, vars};
 
 /// Everything linkshim adds to a linker for its links.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct Endpoint<'a> {
     pub addrs: &'a [IpAddr],
     /// In Docker's order.
     pub ports: &'a [Port],
+    /// Reached through its host: each port's host port (else empty).
+    pub published: &'a [Published],
     /// What it shares of its own configured environment.
     pub env: &'a [(String, String)],
     /// How `env` was chosen (see [`Policy::admits`]).
@@ -225,6 +227,7 @@ fn docker(
     let view = env::TargetView {
         ip,
         ports: rec.ports,
+        published: rec.published,
         env: if policy.admits(rec.shared) {
             rec.env
         } else {
@@ -234,8 +237,10 @@ fn docker(
     out.env
         .extend(env::docker_link_env(prefix, linker, alias, view));
     if let Some(ip) = ip.filter(|_| !rec.ports.is_empty()) {
-        out.env
-            .push((format!("{prefix}_PORTS"), env::ports_list(ip, rec.ports)));
+        out.env.push((
+            format!("{prefix}_PORTS"),
+            env::ports_list(ip, rec.ports, rec.published),
+        ));
     }
 }
 
@@ -243,7 +248,7 @@ fn docker(
 /// `io.linkshim.url`, else (Convox family only) `tcp://<ip>:<first port>`.
 fn filled_url(rec: &Endpoint<'_>, family: Family) -> Option<String> {
     let ip = primary_ip(rec.addrs);
-    let port = rec.ports.first().map(|p| p.number);
+    let port = rec.ports.first().map(|p| reached_port(p, rec.published));
     match rec.url {
         Some(t) => Some(t.fill(ip, port)),
         None if family == Family::Convox => {
@@ -298,6 +303,7 @@ mod tests {
                 name: &self.name,
                 addrs: &self.addrs,
                 ports: &self.ports,
+                published: &[],
                 env: &self.env,
                 shared: self.shared,
                 url: self.url.as_ref(),

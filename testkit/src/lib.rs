@@ -17,6 +17,7 @@
 //! with [`set_linkshim_bin`].
 
 mod containerd;
+mod etcd;
 mod links;
 mod linkshim;
 mod mounts;
@@ -29,6 +30,7 @@ mod rootfs;
 mod rootless;
 
 pub use containerd::*;
+pub use etcd::*;
 pub use links::*;
 pub use linkshim::*;
 pub use mounts::*;

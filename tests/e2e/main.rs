@@ -31,6 +31,9 @@
 //! - `hostile::*`: a link into another scope without permission, and an
 //!   id with a newline, refused on runc and crun through the wrapper;
 //! - `graph::*`: `linkshim graph` and `inspect` of a running topology (podman);
+//! - `hosts::*`: a link across two simulated hosts on a real etcd
+//!   cluster (runc through the wrapper), with a member killed, a host
+//!   rebooted and the whole cluster stopped;
 //! - `harness::*`: smoke tests of the test kit itself.
 //!
 //! A case whose prerequisites (root, tools on PATH) are missing is reported
@@ -44,6 +47,7 @@ mod compose;
 mod graph;
 mod harness;
 mod hostile;
+mod hosts;
 mod install;
 mod lifecycle;
 mod links;
@@ -209,6 +213,11 @@ fn cases() -> Vec<Case> {
             "hostile::an_id_with_a_newline_is_refused_on_crun",
             &["crun", "runc"],
             hostile::an_id_with_a_newline_is_refused_on_crun,
+        ),
+        case(
+            "hosts::a_link_across_two_hosts_on_etcd",
+            &["runc", "ip", "iptables", "etcd", "etcdctl"],
+            hosts::a_link_across_two_hosts_on_etcd,
         ),
         case(
             "graph::a_running_topology_with_a_broken_link",
