@@ -143,6 +143,11 @@ pub fn addresses(
             continue;
         }
         let Some(pid) = rec.pid else { continue };
+        // Only the registered process itself (on a registry shared by
+        // hosts, another host's pid names nothing here).
+        if rec.pid_start.is_some() && crate::registry::pid_start_time(pid) != rec.pid_start {
+            continue;
+        }
         let path = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
         let nets = match crate::netns::addresses(&path) {
             Ok(n) => n,

@@ -363,3 +363,51 @@ fn a_running_linkers_links_are_changed_under_its_token_only() {
             .is_none()
     );
 }
+
+#[test]
+fn ids_addresses_and_tokens_on_etcd() {
+    let Some(c) = cluster(1) else { return };
+    let (mut a, mut b) = (store(&c, "host-a", "/t8"), store(&c, "host-b", "/t8"));
+    let target = Record {
+        hostname: Some("db-host".into()),
+        nets: vec!["10.88.0.5/16".parse().unwrap()],
+        ..rec("3f2a9c1b0d4e77", "db")
+    };
+    b.register(&target, Some(&token(3))).unwrap();
+    // Found by a prefix of its id from either host, with what it carries.
+    let found = a.find_by_id("default", "3f2a").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].hostname.as_deref(), Some("db-host"));
+    assert_eq!(found[0].nets, target.nets);
+    assert!(a.find_by_id("default", "ffff").unwrap().is_empty());
+    assert!(a.find_by_id("other", "3f2a").unwrap().is_empty());
+    // A linker on A that names it by an id prefix.
+    let linker = Record {
+        links: vec![linkshim::model::LinkRequest::parse("3f2a9c:db").unwrap()],
+        ..rec("cid-web", "web")
+    };
+    a.register(&linker, Some(&token(4))).unwrap();
+    let by_id = a.linkers_by_id("default", "3f2a9c1b0d4e77").unwrap();
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].1, token(4));
+    assert!(
+        b.linkers_by_id("default", "3f2a9c1b0d4e77")
+            .unwrap()
+            .is_empty()
+    );
+    // Tokens and addresses: a host's own records only.
+    assert_eq!(b.token_of("3f2a9c1b0d4e77").unwrap(), Some(token(3)));
+    assert_eq!(a.token_of("3f2a9c1b0d4e77").unwrap(), None);
+    let new: Vec<std::net::IpAddr> = vec!["10.89.0.7".parse().unwrap()];
+    let nets = vec!["10.89.0.7/24".parse().unwrap()];
+    assert!(
+        !a.set_addrs("3f2a9c1b0d4e77", &new, &nets).unwrap(),
+        "not A's"
+    );
+    assert!(b.set_addrs("3f2a9c1b0d4e77", &new, &nets).unwrap());
+    assert!(
+        !b.set_addrs("3f2a9c1b0d4e77", &new, &nets).unwrap(),
+        "unchanged"
+    );
+    assert_eq!(a.lookup("default", "db").unwrap().unwrap().addrs, new);
+}

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::registry::Registry;
+use crate::registry;
 
 /// Refresh every running container, or those named `names`; print one line
 /// per container whose addresses changed. Fails when any step failed (the
@@ -17,12 +17,12 @@ pub fn run(
     names: &[String],
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    if !Registry::db_path(state_dir).exists() {
+    if !registry::exists(state_dir) {
         return Ok(());
     }
-    let mut reg = Registry::open(state_dir)?;
+    let mut reg = registry::open(state_dir)?;
     let (changed, errors) =
-        crate::refresh::addresses(state_dir, Some(persist_dir), &mut reg, names);
+        crate::refresh::addresses(state_dir, Some(persist_dir), &mut *reg, names);
     for rec in &changed {
         let addrs: Vec<String> = rec.addrs.iter().map(ToString::to_string).collect();
         writeln!(out, "{}\t{}", rec.name.as_str(), addrs.join(","))?;
