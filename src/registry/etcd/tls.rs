@@ -42,7 +42,6 @@ pub fn configure(
     let read = |path: &std::path::Path| -> Result<Vec<PemItem<'static>>, Error> {
         let pem = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
         ureq::tls::parse_pem(&pem)
-            .map(|item| item.map(|i| i.to_owned()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(path, e.to_string()))
     };
