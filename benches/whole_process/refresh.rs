@@ -110,11 +110,11 @@ impl World {
                 .and_then(|r| r.primary_ip())
                 .expect("the target registered with an address")
         });
-        let want = format!("{addr}\tdb ");
+        let want = addr.to_string();
         for f in &self.files {
             let text = fs::read_to_string(f).expect("read a hosts file");
             assert!(
-                text.lines().any(|l| l.starts_with(&want)) && !text.contains("192.0.2.99"),
+                text.lines().any(|l| names_db(l, Some(&want))) && !text.contains("192.0.2.99"),
                 "{} was not refreshed:\n{text}",
                 f.display()
             );
@@ -128,13 +128,23 @@ impl World {
         check("hook poststop", &out);
         for f in &self.files {
             assert!(
-                !fs::read_to_string(f).expect("read").contains("\tdb "),
+                !fs::read_to_string(f)
+                    .expect("read")
+                    .lines()
+                    .any(|l| names_db(l, None)),
                 "a stopped target's line stayed in {}",
                 f.display()
             );
         }
         t
     }
+}
+
+/// True for a hosts line naming `db` (at `addr`, when given).
+fn names_db(line: &str, addr: Option<&str>) -> bool {
+    let mut fields = line.split_whitespace();
+    let ip = fields.next();
+    !line.starts_with('#') && addr.is_none_or(|a| ip == Some(a)) && fields.any(|n| n == "db")
 }
 
 fn hook(opts: &Opts, dir: &Path, state: &Path, stage: &str) -> std::process::Command {

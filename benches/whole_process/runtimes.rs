@@ -285,6 +285,10 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path) {
     }
 }
 
+/// Writes the bundle's config: annotated or not, for container `id`, with
+/// other process args.
+type WriteConfig<'a> = dyn Fn(bool, &str, Option<&[&str]>) + 'a;
+
 /// How podman's conmon and containerd's shim drive a runtime: `create`
 /// with a pid file, `start`, `delete --force`, each one process, linked
 /// (name + 3 links) through the wrapper against the same calls made
@@ -298,7 +302,7 @@ fn engine_style(
     rt: &Path,
     dir: &Path,
     state: &Path,
-    write_config: &dyn Fn(bool, &str, Option<&[&str]>),
+    write_config: &WriteConfig<'_>,
     deadline: Duration,
 ) {
     let bundle = dir.join("bundle");

@@ -123,10 +123,27 @@ impl Field {
     }
 }
 
+/// One entry of `linux.namespaces`: the fields linkshim reads.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Namespace {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    path: Option<String>,
+}
+
 /// A config.json held as JSON, its top-level fields in their order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     fields: IndexMap<String, Field>,
+    /// `linux.namespaces`, read once (linkshim never edits `linux`).
+    namespaces: OnceCell<Option<Vec<Namespace>>>,
+}
+
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.fields == other.fields
+    }
 }
 
 impl Config {
@@ -138,6 +155,7 @@ impl Config {
                 source,
             })?;
         Ok(Config {
+            namespaces: OnceCell::new(),
             fields: fields
                 .into_iter()
                 .map(|(k, v)| (k, Field::raw(v)))
@@ -223,6 +241,9 @@ impl Config {
 
     /// A top-level field as a tree to edit, created (`{}`) when missing.
     fn get_mut(&mut self, key: &str) -> &mut Value {
+        if key == "linux" {
+            self.namespaces = OnceCell::new();
+        }
         self.fields
             .entry(key.to_string())
             .or_insert_with(|| Field::Parsed(Value::Object(Map::new())))
@@ -294,15 +315,36 @@ impl Config {
         );
     }
 
+    /// `linux.namespaces`, None when the config has none. Read from the
+    /// field's text through a minimal typed view while it is still text:
+    /// `linux` holds the seccomp profile, which is skipped, never built
+    /// into a tree.
+    fn namespaces(&self) -> Option<&[Namespace]> {
+        self.namespaces
+            .get_or_init(|| self.read_namespaces())
+            .as_deref()
+    }
+
+    fn read_namespaces(&self) -> Option<Vec<Namespace>> {
+        #[derive(serde::Deserialize)]
+        struct Linux {
+            namespaces: Option<Vec<Namespace>>,
+        }
+        match self.fields.get("linux")? {
+            Field::Raw { text, tree } if tree.get().is_none() => {
+                serde_json::from_str::<Linux>(text.get()).ok()?.namespaces
+            }
+            field => serde_json::from_value(field.value().get("namespaces")?.clone()).ok(),
+        }
+    }
+
     /// The path of the network namespace the container joins, when the config names one.
     pub fn netns_path(&self) -> Option<PathBuf> {
-        self.get("linux")?
-            .get("namespaces")?
-            .as_array()?
+        self.namespaces()?
             .iter()
-            .find(|ns| ns.get("type").and_then(Value::as_str) == Some("network"))?
-            .get("path")
-            .and_then(Value::as_str)
+            .find(|ns| ns.kind == "network")?
+            .path
+            .as_deref()
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
     }
@@ -310,16 +352,8 @@ impl Config {
     /// True when the container joins no network namespace of its own or
     /// another's: it runs in the host's (`--network host`).
     pub fn host_network(&self) -> bool {
-        let Some(namespaces) = self
-            .get("linux")
-            .and_then(|l| l.get("namespaces"))
-            .and_then(Value::as_array)
-        else {
-            return true;
-        };
-        !namespaces
-            .iter()
-            .any(|ns| ns.get("type").and_then(Value::as_str) == Some("network"))
+        self.namespaces()
+            .is_none_or(|namespaces| !namespaces.iter().any(|ns| ns.kind == "network"))
     }
 
     /// The rootfs path as the config gives it (relative to the bundle or absolute).

@@ -339,8 +339,11 @@ impl Registry {
         let found = codec::select(
             &self.conn,
             &self.path,
-            "scope = ?1 AND (name IN (SELECT value FROM json_each(?2))
-             OR service IN (SELECT value FROM json_each(?2)))
+            // Two indexed lookups (name, then service) joined: one `OR`
+            // of the two would make SQLite scan the whole scope.
+            "rowid IN (
+               SELECT rowid FROM containers WHERE scope = ?1 AND name IN (SELECT value FROM json_each(?2))
+               UNION SELECT rowid FROM containers WHERE scope = ?1 AND service IN (SELECT value FROM json_each(?2)))
              ORDER BY svc_index",
             params![scope, json(&names)],
         )?;
