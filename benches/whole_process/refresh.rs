@@ -32,6 +32,9 @@ struct World {
     files: Vec<PathBuf>,
     address: Option<IpAddr>,
     starts: usize,
+    /// Hosts files that still named the target after its stop, and one of them.
+    stayed: usize,
+    example: Option<String>,
 }
 
 impl World {
@@ -85,6 +88,8 @@ impl World {
             files,
             address: None,
             starts: 0,
+            stayed: 0,
+            example: None,
         }
     }
 
@@ -126,15 +131,15 @@ impl World {
             Some(&stop),
         );
         check("hook poststop", &out);
+        // A line left behind is a finding to report, not a reason to
+        // lose every other figure of the run.
         for f in &self.files {
-            assert!(
-                !fs::read_to_string(f)
-                    .expect("read")
-                    .lines()
-                    .any(|l| names_db(l, None)),
-                "a stopped target's line stayed in {}",
-                f.display()
-            );
+            let text = fs::read_to_string(f).expect("read");
+            if text.lines().any(|l| names_db(l, None)) {
+                self.stayed += 1;
+                self.example
+                    .get_or_insert(format!("{}:\n{text}", f.display()));
+            }
         }
         t
     }
@@ -173,6 +178,23 @@ pub fn bench(opts: &Opts, report: &mut Report) {
         .map(|v| v.as_mut() as &mut dyn FnMut() -> Duration)
         .collect();
     let res = alternate(reps, &mut refs);
+    drop(refs);
+    drop(variants);
+    for w in &worlds {
+        if w.stayed > 0 {
+            println!(
+                "refresh: after a stop, {} hosts file(s) still named the target, e.g. {}",
+                w.stayed,
+                w.example.as_deref().unwrap_or("")
+            );
+            report.notes.push(format!(
+                "live refresh with {} linkers: after a target's stop, {} of {} hosts files still named it (a refresh on stop that did not take).",
+                w.files.len(),
+                w.stayed,
+                w.files.len() * w.starts
+            ));
+        }
+    }
     let base = stats(&res[0]);
     for (i, linkers) in LINKERS.iter().enumerate().skip(1) {
         report.rows.push(
