@@ -77,7 +77,16 @@ pub fn register(
         stored.env.len(),
         stored.links.len()
     );
-    if let Ok(all) = reg.list() {
+    // Only where it can happen, so a start never reads the whole registry:
+    // slirp4netns' network (10.0.2.0/24 unless configured otherwise).
+    let slirp = |a: &IpAddr| matches!(a, IpAddr::V4(v4) if v4.octets()[..3] == [10, 0, 2]);
+    if let Some(all) = stored
+        .addrs
+        .iter()
+        .any(slirp)
+        .then(|| reg.list().ok())
+        .flatten()
+    {
         for (other, ip) in same_address(&all, &stored) {
             warn!(
                 "{}",
