@@ -44,6 +44,7 @@
 //! rows, orphan files, repair), `read_only` (a view that writes nothing),
 //! `error`.
 
+mod backend;
 mod codec;
 mod containers;
 mod error;
@@ -66,12 +67,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use backend::{Backend, backend, configure, exists, open, open_read_only};
 pub use error::{Conflict, Error, Fault, REPAIR_HINT, StorageError};
 pub use gc::{Carried, Collected, Repaired, repair};
 pub use liveness::{Liveness, boot_id, pid_start_time};
 pub use lock::{DEFAULT_BUDGET, budget as lock_budget, holder_of, set_budget as set_lock_budget};
 pub use record::{PENDING_SECS, Record, Resource, now};
-pub use store::{Backend, Store, backend, configure, exists, open, open_read_only};
+pub use store::Store;
 
 /// An open registry database.
 pub struct Registry {
