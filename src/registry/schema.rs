@@ -428,15 +428,18 @@ mod tests {
             ..Record::new("db2", n("db")).owned_by(pid as i32)
         };
         reg.register(&other, None).unwrap();
-        let tables: i64 = reg
-            .conn
+        assert_eq!(old_tables(&reg), 0, "the old tables are gone");
+    }
+
+    /// How many tables a migration copied from (`old_*`) are left.
+    fn old_tables(reg: &Registry) -> i64 {
+        reg.conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name LIKE 'old_%'",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
-        assert_eq!(tables, 0, "the old tables are gone");
+            .unwrap()
     }
 
     #[test]
@@ -600,15 +603,7 @@ mod tests {
             held(&reg, "000000000000000000000000000000c1"),
             "its record holds it now"
         );
-        let tables: i64 = reg
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'old_%'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(tables, 0, "the old tables are gone");
+        assert_eq!(old_tables(&reg), 0, "the old tables are gone");
     }
 
     #[test]
