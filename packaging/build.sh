@@ -2,7 +2,8 @@
 # Build linkshim's packages from this checkout:
 #   packaging/build.sh deb   target/debian/linkshim_<version>-1_<arch>.deb  (cargo-deb)
 #   packaging/build.sh rpm   target/rpm/RPMS/<arch>/linkshim-<version>-1.<arch>.rpm  (rpmbuild)
-# and print the package's path. Both take the release binary, and the man
+# and print the package's path. Both take the binary
+# scripts/build-release.sh builds (static-pie on glibc Linux), and the man
 # pages and shell completions `cargo run -p xtask -- assets` makes from the
 # command line. Needs cargo-deb (`cargo install cargo-deb`) or rpmbuild
 # (Debian: `apt-get install rpm`; Fedora: `dnf install rpm-build`).
@@ -11,9 +12,14 @@ cd "$(dirname "$0")/.."
 [ -d "${HOME:-/root}/.cargo/bin" ] && export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 case ${1:-} in
 deb)
-    cargo build --release --locked --quiet
+    bin=$(scripts/build-release.sh)
     cargo run --locked --quiet -p xtask -- assets target/assets >/dev/null
-    cargo deb --no-build --locked --quiet
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    # cargo-deb reads the binary from target/<host>/release with --target.
+    case $bin in
+    */target/"$host"/release/*) cargo deb --no-build --locked --quiet --target "$host" ;;
+    *) cargo deb --no-build --locked --quiet ;;
+    esac
     ;;
 rpm)
     top=$PWD/target/rpm

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install a built linkshim (target/release/linkshim) system-wide:
+# Build linkshim (scripts/build-release.sh) and install it system-wide:
 #   /usr/bin/linkshim, /usr/bin/linkshim-runtime (the wrapper),
 #   the podman hooks.d file, the config file, the tmpfiles.d entry and
 #   linkshim-gc.service and .timer (clear this host's stale records at boot
@@ -7,7 +7,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr}
-install -D -m 0755 target/release/linkshim "$DESTDIR$prefix/bin/linkshim"
+bin=${LINKSHIM_BIN:-$(scripts/build-release.sh)}
+install -D -m 0755 "$bin" "$DESTDIR$prefix/bin/linkshim"
 ln -sf linkshim "$DESTDIR$prefix/bin/linkshim-runtime"
 install -D -m 0644 hooks/linkshim.json "$DESTDIR$prefix/share/containers/oci/hooks.d/linkshim.json"
 [ -e "$DESTDIR/etc/linkshim/linkshim.toml" ] || install -D -m 0644 packaging/linkshim.toml "$DESTDIR/etc/linkshim/linkshim.toml"

@@ -35,10 +35,18 @@ pub fn keep_only(keep: &[Capability]) -> Result<(), Error> {
     let keep: CapsHashSet = keep.iter().copied().collect();
     let err = |set| move |source| Error::Caps { set, source };
     // Lowering the bounding set needs CAP_SETPCAP, so it goes first.
+    // Each is dropped without reading it first (dropping one that is not
+    // held succeeds): one call per capability instead of two. One this
+    // kernel does not know cannot be dropped, and is not held either.
     if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-        for cap in caps::read(None, CapSet::Bounding).map_err(err(CapSet::Bounding))? {
-            if !keep.contains(&cap) {
-                caps::drop(None, CapSet::Bounding, cap).map_err(err(CapSet::Bounding))?;
+        for cap in caps::all() {
+            if keep.contains(&cap) {
+                continue;
+            }
+            if let Err(source) = caps::drop(None, CapSet::Bounding, cap) {
+                if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                    return Err(err(CapSet::Bounding)(source));
+                }
             }
         }
     }

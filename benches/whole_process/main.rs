@@ -43,8 +43,10 @@
 //! alone). The exit code is 1 when a registration was lost.
 //!
 //! The linkshim binary is the one cargo builds for this bench
-//! (`target/release/linkshim` under `cargo bench`); `LINKSHIM_BENCH_BIN`
-//! or `--bin` names another. Process plumbing, rootfs, podman, records
+//! (`target/release/linkshim` under `cargo bench`, dynamically linked);
+//! `LINKSHIM_BENCH_BIN` or `--bin` names another. The published figures
+//! are of the shipped build, `LINKSHIM_BENCH_BIN=$(scripts/build-release.sh)`
+//! (static-pie); the report says which it measured. Process plumbing, rootfs, podman, records
 //! and the hooks.d file come from the test kit (`testkit/`).
 
 mod etcd;

@@ -280,6 +280,28 @@ fn first_line(cmd: &str, args: &[&str]) -> Option<String> {
     Some(text.lines().next()?.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// "static-pie" or "dynamic": whether `bin` (64-bit ELF) has a program
+/// header of type PT_INTERP, i.e. runs through the dynamic loader.
+pub fn linkage(bin: &Path) -> &'static str {
+    let Ok(elf) = std::fs::read(bin) else {
+        return "unreadable";
+    };
+    let interp = (|| {
+        let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?) as usize);
+        let phoff = u64::from_le_bytes(elf.get(0x20..0x28)?.try_into().ok()?) as usize;
+        let (size, count) = (u16_at(0x36)?, u16_at(0x38)?);
+        Some((0..count).any(|i| {
+            let at = phoff + i * size;
+            elf.get(at..at + 4) == Some(&3u32.to_le_bytes()[..])
+        }))
+    })();
+    match interp {
+        Some(true) => "dynamic",
+        Some(false) => "static",
+        None => "not ELF",
+    }
+}
+
 /// True when `bin` is a release build (under a `release` folder).
 pub fn is_release(bin: &Path) -> bool {
     bin.components().any(|c| c.as_os_str() == "release")
@@ -338,13 +360,14 @@ fn machine(meta: &Meta) -> Vec<(String, String)> {
         (
             "linkshim".into(),
             format!(
-                "{commit}{} ({}, `{}`)",
+                "{commit}{} ({}, {}, `{}`)",
                 if dirty { " + uncommitted changes" } else { "" },
                 if is_release(meta.bin) {
                     "release build"
                 } else {
                     "NOT a release build"
                 },
+                linkage(meta.bin),
                 meta.bin.strip_prefix(&root).unwrap_or(meta.bin).display()
             ),
         ),

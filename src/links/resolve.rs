@@ -346,11 +346,98 @@ pub fn resolve_host(url: &str) -> Vec<IpAddr> {
     };
     match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
-        Err(_) => (host.as_str(), 0)
-            .to_socket_addrs()
-            .map(|a| crate::netns::reachable(a.map(|s| s.ip()).collect()))
-            .unwrap_or_default(),
+        Err(_) => {
+            let found: Vec<IpAddr> = (host.as_str(), 0)
+                .to_socket_addrs()
+                .map(|a| a.map(|s| s.ip()).collect())
+                .unwrap_or_default();
+            // The shipped binary is static: its own lookup knows glibc's
+            // `files` and `dns` sources only; getent asks every source
+            // the host's nsswitch.conf names (mdns, myhostname, ...).
+            let found = if found.is_empty() {
+                getent_hosts(&host)
+            } else {
+                found
+            };
+            crate::netns::reachable(dedup(found))
+        }
     }
+}
+
+/// The addresses `getent ahosts NAME` prints for `name`, in its order;
+/// none when getent is missing, fails or takes longer than 10 s.
+pub fn getent_hosts(name: &str) -> Vec<IpAddr> {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    if name.is_empty() || name.starts_with('-') {
+        return vec![];
+    }
+    let Some(getent) = ["/usr/bin/getent", "/bin/getent"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    else {
+        return vec![];
+    };
+    let Ok(mut child) = Command::new(getent)
+        .args(["ahosts", "--", name])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return vec![];
+    };
+    // Read as it comes (a full pipe would stall getent), keeping 64 KiB.
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut kept = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                let room = (1usize << 16).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+        kept
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return vec![];
+            }
+        }
+    }
+    let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    parse_getent(&out)
+}
+
+/// The addresses of getent's `ahosts` lines (`ADDRESS SOCKTYPE [NAME]`),
+/// each once, in order.
+pub fn parse_getent(text: &str) -> Vec<IpAddr> {
+    dedup(
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect(),
+    )
+}
+
+/// `addrs` with each address once, first place kept.
+fn dedup(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// A resource seen as a container: the addresses stored when it was added,
@@ -381,6 +468,41 @@ pub fn resource_record(r: &Resource) -> Record {
 mod tests {
     use super::*;
     use crate::links::annotation::parse_links;
+
+    #[test]
+    fn getent_lines_give_each_address_once_in_order() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &[]),
+            (
+                "10.1.2.3        STREAM db.example\n10.1.2.3        DGRAM  \n10.1.2.3        RAW    \n",
+                &["10.1.2.3"],
+            ),
+            (
+                "fd00::5  STREAM db\n10.0.0.7 STREAM\nfd00::5  DGRAM\n",
+                &["fd00::5", "10.0.0.7"],
+            ),
+            ("not-an-address STREAM x\n\n   \n10.9.9.9 RAW\n", &["10.9.9.9"]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<IpAddr> = want.iter().map(|a| a.parse().unwrap()).collect();
+            assert_eq!(parse_getent(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn getent_resolves_through_the_hosts_nsswitch_and_refuses_options() {
+        assert!(getent_hosts("-s").is_empty(), "a name never becomes an option");
+        assert!(getent_hosts("").is_empty());
+        if !Path::new("/usr/bin/getent").is_file() && !Path::new("/bin/getent").is_file() {
+            eprintln!("SKIP: no getent here");
+            return;
+        }
+        let found = getent_hosts("localhost");
+        assert!(
+            found.iter().any(|a| a.is_loopback()),
+            "localhost gave {found:?}"
+        );
+    }
 
     fn rec(id: &str, name: &str, service: Option<&str>) -> Record {
         Record {

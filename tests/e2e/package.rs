@@ -57,6 +57,9 @@ const EXPECTED: &[&str] = &[
     "/usr/share/doc/linkshim/LICENSE-APACHE",
     "/usr/share/doc/linkshim/LICENSE-MIT",
     "/usr/share/doc/linkshim/copyright",
+    "/lib/systemd/system/linkshim-gc.service",
+    "/lib/systemd/system/linkshim-gc.timer",
+    "/lib/systemd/system/linkshim-watch.service",
 ];
 
 /// The installed binary and its default state dir (the package's config).
@@ -212,6 +215,14 @@ fn check_contents(files: &[String]) {
         fs::read_link("/usr/bin/linkshim-runtime").unwrap(),
         Path::new("linkshim")
     );
+    // The shipped binary is scripts/build-release.sh's: static-pie on
+    // glibc Linux, so no dynamic loader runs at each hook.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert!(
+            !has_interpreter(&fs::read(BIN).unwrap()),
+            "{BIN} asks for a dynamic loader (PT_INTERP): not the static-pie build"
+        );
+    }
     let conffiles = run_ok(
         &mut cmd("dpkg-query", &["-W", "-f=${Conffiles}", "linkshim"]),
         T,
@@ -235,6 +246,19 @@ fn check_contents(files: &[String]) {
             "no man page {page}: {files:#?}"
         );
     }
+}
+
+/// Whether a 64-bit little-endian ELF file has a program header of type
+/// PT_INTERP, i.e. is run through a dynamic loader.
+fn has_interpreter(elf: &[u8]) -> bool {
+    assert!(elf.starts_with(b"\x7fELF\x02\x01"), "not a 64-bit LE ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| {
+        let at = phoff + i * size;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3
+    })
 }
 
 /// `linkshim --version` names the commit.
@@ -581,6 +605,7 @@ pub fn rpm_holds_what_the_deb_holds() {
         "/usr/share/doc/linkshim/LICENSE-APACHE" | "/usr/share/doc/linkshim/LICENSE-MIT" => {
             Some(deb_path.replace("/doc/", "/licenses/"))
         }
+        unit if unit.starts_with("/lib/systemd/") => Some(format!("/usr{unit}")),
         // Debian's own file; an RPM carries the licence texts instead.
         "/usr/share/doc/linkshim/copyright" => None,
         other => Some(other.to_string()),

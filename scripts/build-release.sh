@@ -1,0 +1,28 @@
+#!/bin/sh
+# Build the linkshim binary that is shipped and benchmarked, and print its
+# path. On glibc Linux it is a static-pie executable (`crt-static`): no
+# dynamic loader runs at each of the hook and wrapper processes linkshim
+# adds to a container start (about an eighth of a precreate, see
+# docs/benchmarks/latest.md). Name lookups in it use glibc's built-in
+# `files` and `dns` sources; `resource add` asks `getent` for the rest.
+# Elsewhere it is cargo's plain release build.
+#
+#   scripts/build-release.sh            build, print the path
+#   LINKSHIM_DYNAMIC=1 scripts/build-release.sh   the dynamic build instead
+set -eu
+cd "$(dirname "$0")/.."
+[ -d "${HOME:-/root}/.cargo/bin" ] && export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+host=$(rustc -vV | sed -n 's/^host: //p')
+case "$host:${LINKSHIM_DYNAMIC:-}" in
+*-linux-gnu*:)
+    # With --target, RUSTFLAGS reach only what runs on the target: the
+    # build scripts and proc macros stay dynamic, as they must.
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+        cargo build --release --locked --quiet --target "$host" --bin linkshim
+    echo "$PWD/target/$host/release/linkshim"
+    ;;
+*)
+    cargo build --release --locked --quiet --bin linkshim
+    echo "$PWD/target/release/linkshim"
+    ;;
+esac
