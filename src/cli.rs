@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// `linkshim --version`: the version and the commit it was built from.
 pub const VERSION: &str = concat!(
@@ -18,6 +18,16 @@ pub const VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "linkshim", version = VERSION)]
 pub struct Cli {
+    #[command(flatten)]
+    pub dirs: DirFlags,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The directories every subcommand takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DirFlags {
     /// The registry and hosts files [env: LINKSHIM_STATE_DIR] [default: /run/linkshim; for a user: $XDG_RUNTIME_DIR/linkshim]
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -25,9 +35,48 @@ pub struct Cli {
     /// Resources added with --persist [env: LINKSHIM_PERSIST_DIR] [default: /var/lib/linkshim; for a user: ~/.local/share/linkshim]
     #[arg(long, global = true, value_name = "DIR")]
     pub persist_dir: Option<PathBuf>,
+}
 
+/// `linkshim hook STAGE` alone: what runs on every container start and
+/// stop. clap builds the whole command line (every subcommand, its flags
+/// and help) before parsing; this one is a small part of it.
+#[derive(Debug, Parser)]
+#[command(name = "linkshim")]
+struct HookCli {
+    #[command(flatten)]
+    dirs: DirFlags,
     #[command(subcommand)]
-    pub command: Command,
+    hook: HookOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum HookOnly {
+    Hook {
+        #[command(subcommand)]
+        stage: Stage,
+    },
+}
+
+impl Cli {
+    /// Parse `argv` (clap's errors, help and version exit here). A hook's
+    /// command line is parsed the short way; anything that way cannot
+    /// take (help, a typo) goes through the whole command line, so the
+    /// output is the same.
+    pub fn parse_argv(argv: Vec<OsString>) -> Cli {
+        if argv.iter().skip(1).any(|a| a == "hook") {
+            if let Ok(HookCli {
+                dirs,
+                hook: HookOnly::Hook { stage },
+            }) = HookCli::try_parse_from(&argv)
+            {
+                return Cli {
+                    dirs,
+                    command: Command::Hook { stage },
+                };
+            }
+        }
+        Cli::parse_from(argv)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,4 +310,53 @@ pub enum Stage {
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The short way gives what the whole command line gives.
+    #[test]
+    fn hook_command_lines_parse_as_the_whole_command_line_does() {
+        let lines: &[&[&str]] = &[
+            &["linkshim", "hook", "precreate"],
+            &["linkshim", "hook", "poststart", "--state-dir", "/run/x"],
+            &[
+                "linkshim",
+                "--state-dir",
+                "/s",
+                "--persist-dir=/p",
+                "hook",
+                "poststop",
+                "--token",
+                "0123456789abcdef0123456789abcdef",
+            ],
+            &["linkshim", "hook", "poststop"],
+            // Not a hook: a flag's value, or another subcommand.
+            &["linkshim", "--state-dir", "hook", "ls"],
+            &["linkshim", "ls", "--state-dir", "hook"],
+        ];
+        for line in lines {
+            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            let whole = Cli::try_parse_from(&argv).expect("a valid command line");
+            assert_eq!(
+                format!("{:?}", Cli::parse_argv(argv)),
+                format!("{whole:?}"),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_short_way_refuses_goes_to_the_whole_command_line() {
+        for line in [
+            &["linkshim", "hook", "precreate", "--bogus"][..],
+            &["linkshim", "hook", "nostage"],
+            &["linkshim", "hook", "--help"],
+        ] {
+            assert!(HookCli::try_parse_from(line).is_err(), "{line:?}");
+            assert!(Cli::try_parse_from(line).is_err(), "{line:?}");
+        }
+    }
 }

@@ -6,7 +6,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
 use linkshim::cli::{Cli, Command, Stage};
 use linkshim::logging::{self, Setup};
 use linkshim::{commands, hook, runtime, settings};
@@ -21,8 +20,8 @@ fn main() -> ExitCode {
     if called_as.as_deref() == Some("linkshim-runtime") {
         return wrapper(None, None, None, argv[1..].to_vec());
     }
-    let cli = Cli::parse_from(argv);
-    let (state_flag, persist_flag) = (cli.state_dir, cli.persist_dir);
+    let cli = Cli::parse_argv(argv);
+    let (state_flag, persist_flag) = (cli.dirs.state_dir, cli.dirs.persist_dir);
     if let Command::Runtime { runtime, args } = cli.command {
         return wrapper(state_flag, persist_flag, runtime, args);
     }
