@@ -63,17 +63,16 @@ impl Cli {
     /// take (help, a typo) goes through the whole command line, so the
     /// output is the same.
     pub fn parse_argv(argv: Vec<OsString>) -> Cli {
-        if argv.iter().skip(1).any(|a| a == "hook") {
-            if let Ok(HookCli {
+        if argv.iter().skip(1).any(|a| a == "hook")
+            && let Ok(HookCli {
                 dirs,
                 hook: HookOnly::Hook { stage },
             }) = HookCli::try_parse_from(&argv)
-            {
-                return Cli {
-                    dirs,
-                    command: Command::Hook { stage },
-                };
-            }
+        {
+            return Cli {
+                dirs,
+                command: Command::Hook { stage },
+            };
         }
         Cli::parse_from(argv)
     }

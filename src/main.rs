@@ -340,14 +340,29 @@ fn wrapper(
         }
         Ok((real, Some(registration))) => {
             nix::sys::stat::umask(old_umask);
+            let args = registration.runtime_args(&args);
             let (state, persist, policy) = (&dirs.state, &dirs.persist, dirs.share_env());
-            let done = runtime::create_then_register(&real, &args, &registration, |st| {
-                private_umask();
-                hook::poststart::register(state, persist, policy, st)
-            });
-            match done {
-                Ok(code) => return ExitCode::from(code),
-                Err(e) => e,
+            match registration.when {
+                runtime::When::AfterReturn => {
+                    let done = runtime::create_then_register(&real, &args, &registration, |st| {
+                        private_umask();
+                        hook::poststart::register(state, persist, policy, st)
+                    });
+                    match done {
+                        Ok(code) => return ExitCode::from(code),
+                        Err(e) => e,
+                    }
+                }
+                runtime::When::WhileRunning => {
+                    let helper = runtime::register_from_helper(&registration, |st| {
+                        private_umask();
+                        hook::poststart::register_racing_stop(state, persist, policy, st)
+                    });
+                    if let Err(e) = helper {
+                        error!("{e:#}: container {} runs unregistered", registration.id);
+                    }
+                    runtime::exec(&real, &args)
+                }
             }
         }
         Err(e) => e,

@@ -43,10 +43,10 @@ pub fn keep_only(keep: &[Capability]) -> Result<(), Error> {
             if keep.contains(&cap) {
                 continue;
             }
-            if let Err(source) = caps::drop(None, CapSet::Bounding, cap) {
-                if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                    return Err(err(CapSet::Bounding)(source));
-                }
+            if let Err(source) = caps::drop(None, CapSet::Bounding, cap)
+                && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+            {
+                return Err(err(CapSet::Bounding)(source));
             }
         }
     }

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use log::debug;
@@ -160,16 +161,34 @@ pub fn prepare_bundle(
     let prepare::Outcome::Prepared { .. } = prepare::prepare(&mut config, &ctx)? else {
         return Ok(None);
     };
-    // A `create` that says where the pid goes (podman, containerd) is
-    // registered by this process once the runtime returns: one process
-    // fewer per start than a `poststart` hook. `run` keeps the hook.
-    let registration = match (inv.subcommand.as_deref(), &inv.pid_file, &inv.id) {
-        (Some("create"), Some(pid_file), Some(id)) if inv.config.is_none() => {
+    // The wrapper registers the container itself, one linkshim process
+    // fewer per start than a `poststart` hook: a `create` that says where
+    // the pid goes (podman, containerd) and a `run --detach` once the
+    // runtime returns; a foreground `run` from a helper process while the
+    // runtime runs. The runtime writes the pid where the wrapper reads it:
+    // a `run` without `--pid-file` is given one in the state directory.
+    let pid_file = match (inv.subcommand.as_deref(), &inv.pid_file) {
+        (Some("create" | "run"), Some(p)) => Some((cwd_join(p)?, false)),
+        (Some("run"), None) => {
+            let name = format!(".run-{}.pid", crate::state_dir::new_token()?);
+            Some((state_dir.join(name), true))
+        }
+        _ => None,
+    };
+    let registration = match (pid_file, &inv.id, inv.subcommand_at) {
+        (Some((pid_file, own_pid_file)), Some(id), Some(subcommand_at)) if inv.config.is_none() => {
             modify::drop_own_hook(&mut config, "poststart");
             Some(Registration {
                 id: id.clone(),
                 bundle: bundle.clone(),
-                pid_file: cwd_join(pid_file)?,
+                pid_file,
+                own_pid_file,
+                when: if inv.subcommand.as_deref() == Some("run") && !inv.detach {
+                    When::WhileRunning
+                } else {
+                    When::AfterReturn
+                },
+                subcommand_at,
             })
         }
         _ => None,
@@ -186,16 +205,200 @@ fn cwd_join(path: &Path) -> anyhow::Result<PathBuf> {
         .join(path))
 }
 
-/// A container the wrapper registers itself once the runtime has created it.
+/// A container the wrapper registers itself (see [`prepare_bundle`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub id: String,
     pub bundle: PathBuf,
     /// Where the runtime writes the container's pid (`--pid-file`).
     pub pid_file: PathBuf,
+    /// The pid file is the wrapper's own: given to the runtime by
+    /// [`Registration::runtime_args`], removed once read.
+    pub own_pid_file: bool,
+    pub when: When,
+    /// Where the subcommand is in the runtime's arguments.
+    pub subcommand_at: usize,
 }
 
-/// Run the real runtime's `create` as a child (arguments, fds and
+/// When the wrapper registers a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Once the runtime returns (`create`; `run --detach`, started by then):
+    /// [`create_then_register`].
+    AfterReturn,
+    /// While the runtime runs (a foreground `run` returns when the
+    /// container has exited): [`register_from_helper`].
+    WhileRunning,
+}
+
+impl Registration {
+    /// The runtime's arguments: `args`, with `--pid-file` after the
+    /// subcommand when the pid file is the wrapper's own.
+    pub fn runtime_args(&self, args: &[OsString]) -> Vec<OsString> {
+        let mut out = args.to_vec();
+        if self.own_pid_file {
+            let mut flag = OsString::from("--pid-file=");
+            flag.push(&self.pid_file);
+            out.insert((self.subcommand_at + 1).min(out.len()), flag);
+        }
+        out
+    }
+
+    /// Remove the pid file when it is the wrapper's own.
+    fn remove_own_pid_file(&self) {
+        if self.own_pid_file {
+            let _ = std::fs::remove_file(&self.pid_file);
+        }
+    }
+}
+
+/// How long a foreground `run`'s helper waits for the pid file.
+const HELPER_WAIT: Duration = Duration::from_secs(300);
+
+/// For a foreground `run`: start a helper process that waits for the
+/// runtime (this process, once it has exec'd) to write the pid file, calls
+/// `register` on the container's state, removes the wrapper's own pid file
+/// and exits. It is detached (two forks, a session of its own, the
+/// caller's descriptors closed): the runtime never sees it as a child, and
+/// no reader of the runtime's output waits on it. It gives up when the
+/// runtime exits without a pid file, or after `HELPER_WAIT`; what it does
+/// goes to linkshim's log.
+///
+/// Call it while this process has one thread.
+pub fn register_from_helper(
+    reg: &Registration,
+    register: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use nix::unistd::{ForkResult, fork};
+    let runtime = std::process::id() as i32;
+    let started = crate::registry::pid_start_time(runtime);
+    #[allow(unsafe_code)]
+    // SAFETY: the wrapper runs one thread until it execs the runtime, so
+    // the child may use anything the parent had (no lock is held by a
+    // thread that the fork leaves behind).
+    match unsafe { fork() }.context("starting the registration helper")? {
+        ForkResult::Parent { child } => {
+            nix::sys::wait::waitpid(child, None).context("the registration helper")?;
+            Ok(())
+        }
+        ForkResult::Child => {
+            #[allow(unsafe_code)]
+            // SAFETY: as above, this process has one thread.
+            let code = match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    detach();
+                    match helper(reg, runtime, started, register) {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            log::error!("{e:#}");
+                            1
+                        }
+                    }
+                }
+                _ => 0,
+            };
+            #[allow(unsafe_code)]
+            // SAFETY: _exit ends this process at once, running nothing of
+            // the parent's (no atexit handler, no destructor).
+            unsafe {
+                libc::_exit(code)
+            }
+        }
+    }
+}
+
+/// A session of its own (no signal from the caller's terminal), stdin,
+/// stdout and stderr on /dev/null, and the caller's other descriptors
+/// closed: those it passed on (pipes, a console socket, preserved fds) are
+/// the ones without close-on-exec; linkshim's own (its log) have it.
+fn detach() {
+    use std::os::fd::AsRawFd;
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..=2 {
+            #[allow(unsafe_code)]
+            // SAFETY: dup2 onto 0-2 replaces descriptors no Rust object owns
+            // in this process (std's stdio handles do not close them).
+            unsafe {
+                libc::dup2(null.as_raw_fd(), fd);
+            }
+        }
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+        #[allow(unsafe_code)]
+        // SAFETY: F_GETFD only reads flags; a descriptor without
+        // close-on-exec was inherited from the caller and is owned by no
+        // Rust object here, so closing it leaves nothing dangling.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// The helper's work: wait for the pid, register, remove the own pid file.
+fn helper(
+    reg: &Registration,
+    runtime: i32,
+    started: Option<u64>,
+    register: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = reg.pid_file.parent();
+    let found = crate::links::wait::until_in(
+        dir,
+        HELPER_WAIT,
+        Duration::from_millis(10),
+        || -> anyhow::Result<Option<i32>> {
+            if let Ok(pid) = read_pid_file(&reg.pid_file) {
+                return Ok(Some(pid));
+            }
+            if crate::registry::pid_start_time(runtime) != started {
+                // Gone: a last look, for a pid written as it exited.
+                return match read_pid_file(&reg.pid_file) {
+                    Ok(pid) => Ok(Some(pid)),
+                    Err(_) => Err(anyhow!(
+                        "container {}: the runtime exited without writing its pid to {}; not registered",
+                        reg.id,
+                        reg.pid_file.display()
+                    )),
+                };
+            }
+            Ok(None)
+        },
+    );
+    let outcome = match found {
+        Ok(Some(pid)) => register(&crate::oci::state::State {
+            id: reg.id.clone(),
+            pid: Some(pid),
+            bundle: Some(reg.bundle.clone()),
+            annotations: Default::default(),
+        })
+        .with_context(|| format!("container {}: not registered", reg.id)),
+        Ok(None) => Err(anyhow!(
+            "container {}: no pid in {} after {} s; not registered",
+            reg.id,
+            reg.pid_file.display(),
+            HELPER_WAIT.as_secs()
+        )),
+        Err(e) => Err(e),
+    };
+    reg.remove_own_pid_file();
+    outcome
+}
+
+/// Run the real runtime's `create` (or `run --detach`) as a child (arguments, fds and
 /// environment as `exec` would give them), then register the container it
 /// created. A registration that fails deletes the container again, so the
 /// engine never holds a created container that is not linked as it asked.
@@ -236,7 +439,9 @@ pub fn create_then_register(
         });
     }
     let outcome = (|| {
-        let pid = read_pid_file(&reg.pid_file)?;
+        let pid = read_pid_file(&reg.pid_file);
+        reg.remove_own_pid_file();
+        let pid = pid?;
         let state = crate::oci::state::State {
             id: reg.id.clone(),
             pid: Some(pid),
@@ -251,7 +456,7 @@ pub fn create_then_register(
     match outcome {
         Ok(()) => Ok(0),
         Err(e) => {
-            let delete_args: Vec<OsString> = global_args(args)
+            let delete_args: Vec<OsString> = args[..reg.subcommand_at.min(args.len())]
                 .iter()
                 .cloned()
                 .chain(["delete".into(), "--force".into(), reg.id.clone().into()])
@@ -268,15 +473,6 @@ pub fn create_then_register(
             )))
         }
     }
-}
-
-/// The runtime's global flags: everything before its subcommand.
-fn global_args(args: &[OsString]) -> &[OsString] {
-    let end = args
-        .iter()
-        .position(|a| a == "create")
-        .unwrap_or(args.len());
-    &args[..end]
 }
 
 /// The pid the runtime wrote, read with a bound and never through a symlink.

@@ -565,3 +565,200 @@ fn with_no_path_the_runtime_is_found_in_the_default_path_never_the_cwd() {
         assert!(stderr.contains(linkshim::runtime::DEFAULT_PATH), "{stderr}");
     }
 }
+
+/// A runtime whose `run` starts a process (the container's) and writes
+/// its pid to `--pid-file` (`--pid-file X` or `--pid-file=X`), prints a
+/// line, stays `stay` seconds unless detached, and exits 0; every call is
+/// appended to `record/calls`, the container's pid to `record/container`.
+/// With `hold`, it first has a process of its own take that lock file
+/// (`flock`) and keep it until `record/release` exists.
+fn running_runtime(dir: &Path, stay: u32, hold: Option<&Path>) -> (PathBuf, PathBuf) {
+    let record = dir.join("record");
+    std::fs::create_dir_all(&record).unwrap();
+    let script = dir.join("running-runc");
+    let hold = match hold {
+        Some(lock) => format!(
+            r#"flock -x {lock} sh -c 'touch {rec}/locked; n=0; while [ ! -e {rec}/release ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done' </dev/null >/dev/null 2>&1 &
+while [ ! -e {rec}/locked ]; do sleep 0.01; done"#,
+            lock = lock.display(),
+            rec = record.display()
+        ),
+        None => String::new(),
+    };
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+echo "$*" >> {rec}/calls
+pidfile= detach= prev=
+for a in "$@"; do
+    case "$a" in --pid-file=*) pidfile=${{a#--pid-file=}};; -d|--detach) detach=1;; esac
+    case "$prev" in --pid-file) pidfile=$a;; esac
+    prev=$a
+done
+{hold}
+if [ -n "$pidfile" ]; then
+    sleep 60 </dev/null >/dev/null 2>&1 &
+    echo $! > {rec}/container
+    echo $! > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"
+fi
+echo runtime-output
+[ -n "$detach" ] || sleep {stay}
+exit 0
+"#,
+            rec = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, record)
+}
+
+/// `run` of `webapp` (linked to `mysql_server` as `db`) through the
+/// wrapper in front of `fake`, with `extra` flags after `run`.
+fn run_through_wrapper(
+    fx: &Fixture,
+    fake: &Path,
+    extra: &[&str],
+) -> (PathBuf, std::process::Output) {
+    let b = bundle(
+        fx,
+        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
+    );
+    let mut args = vec!["--root", "/run/x", "run"];
+    args.extend_from_slice(extra);
+    args.extend(["--bundle", b.to_str().unwrap(), "ctr1"]);
+    let out = fx
+        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
+        .args(&args)
+        .output()
+        .unwrap();
+    (b, out)
+}
+
+/// The `webapp` record, when registered.
+fn webapp(fx: &Fixture) -> Option<Value> {
+    let ls = fx.cmd(&["ls", "--json"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&ls.stdout).unwrap();
+    list.as_array()?
+        .iter()
+        .find(|r| r["name"] == "webapp")
+        .cloned()
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// The pid the fake runtime gave the container.
+fn container_pid(record: &Path) -> i32 {
+    std::fs::read_to_string(record.join("container"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// What the runtime was called with: `--pid-file=` in the state directory
+/// right after `run`, the rest as given.
+fn check_own_pid_file(fx: &Fixture, record: &Path, extra: &[&str]) -> PathBuf {
+    let calls = std::fs::read_to_string(record.join("calls")).unwrap();
+    let words: Vec<&str> = calls.split_whitespace().collect();
+    assert_eq!(&words[..3], &["--root", "/run/x", "run"], "{calls}");
+    let pid_file = words[3]
+        .strip_prefix("--pid-file=")
+        .unwrap_or_else(|| panic!("no --pid-file after run: {calls}"));
+    let pid_file = PathBuf::from(pid_file);
+    assert_eq!(pid_file.parent(), Some(fx.state.as_path()), "{calls}");
+    assert_eq!(&words[4..4 + extra.len()], extra, "{calls}");
+    assert_eq!(words.last(), Some(&"ctr1"));
+    pid_file
+}
+
+#[test]
+fn a_foreground_run_is_registered_by_a_helper_while_it_runs() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[]);
+    let (fake, record) = running_runtime(fx.dir.path(), 2, None);
+    let (b, out) = run_through_wrapper(&fx, &fake, &[]);
+    let _reap = Kill(container_pid(&record));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "runtime-output\n");
+    let pid_file = check_own_pid_file(&fx, &record, &[]);
+    assert!(
+        wait_for(|| webapp(&fx).is_some()),
+        "webapp is never registered; log:\n{}",
+        std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap_or_default()
+    );
+    let me = webapp(&fx).unwrap();
+    assert_eq!(me["id"], "ctr1");
+    assert_eq!(me["pid"], container_pid(&record));
+    assert!(
+        wait_for(|| !pid_file.exists()),
+        "the wrapper's pid file {} stays",
+        pid_file.display()
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hooks"]["poststart"], json!([]), "no poststart hook");
+    assert_eq!(config["hooks"]["poststop"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_helper_holds_none_of_the_callers_descriptors() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[]);
+    // Once prepared, the registry's lock is held (by the runtime's own
+    // process) until the test says: the helper's registration waits for
+    // it, after the runtime has exited.
+    let (fake, record) = running_runtime(fx.dir.path(), 0, Some(&fx.state.join("registry.lock")));
+    // `output()` reads stdout and stderr to their end: had the helper kept
+    // them, it would return only once the helper gave up on the lock.
+    let (_, out) = run_through_wrapper(&fx, &fake, &[]);
+    let _reap = Kill(container_pid(&record));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        webapp(&fx).is_none(),
+        "registered while the lock was held: the output waited on the helper"
+    );
+    std::fs::write(record.join("release"), "").unwrap();
+    assert!(
+        wait_for(|| webapp(&fx).is_some()),
+        "the helper gave up before the runtime's output ended; log:\n{}",
+        std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap_or_default()
+    );
+}
+
+#[test]
+fn a_detached_run_is_registered_when_the_wrapper_returns() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[]);
+    let (fake, record) = running_runtime(fx.dir.path(), 0, None);
+    let (b, out) = run_through_wrapper(&fx, &fake, &["--detach"]);
+    let _reap = Kill(container_pid(&record));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid_file = check_own_pid_file(&fx, &record, &["--detach"]);
+    let me = webapp(&fx).expect("registered by the time the wrapper returns");
+    assert_eq!(me["pid"], container_pid(&record));
+    assert!(!pid_file.exists(), "the wrapper's pid file is removed");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hooks"]["poststart"], json!([]));
+}

@@ -287,7 +287,8 @@ pub fn linkage(bin: &Path) -> &'static str {
         return "unreadable";
     };
     let interp = (|| {
-        let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?) as usize);
+        let u16_at =
+            |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?) as usize);
         let phoff = u64::from_le_bytes(elf.get(0x20..0x28)?.try_into().ok()?) as usize;
         let (size, count) = (u16_at(0x36)?, u16_at(0x38)?);
         Some((0..count).any(|i| {

@@ -24,6 +24,32 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
     register(state_dir, persist_dir, policy, &state)
 }
 
+/// Register a container whose runtime is still running it (the wrapper's
+/// foreground `run`), as [`register`]; then, when its process has exited
+/// by now, unregister it as its poststop does: that poststop may have run
+/// before this registration and found nothing to remove.
+pub fn register_racing_stop(
+    state_dir: &Path,
+    persist_dir: &Path,
+    policy: Policy,
+    state: &State,
+) -> anyhow::Result<()> {
+    register(state_dir, persist_dir, policy, state)?;
+    if state
+        .pid
+        .is_some_and(|pid| registry::pid_start_time(pid).is_none())
+    {
+        let token = state
+            .bundle
+            .as_ref()
+            .and_then(|b| Config::read(&b.join("config.json")).ok())
+            .and_then(|c| c.annotations().get(modify::TOKEN).cloned());
+        debug!("container {}: exited while being registered", state.id);
+        super::poststop::stopped(state_dir, persist_dir, token.as_deref(), state)?;
+    }
+    Ok(())
+}
+
 /// Register the container `state` describes (its process running or, for
 /// the wrapper's `create`, created), then refresh its linkers' hosts files.
 /// The calling thread ends with no capability left.

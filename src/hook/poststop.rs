@@ -25,6 +25,17 @@ use crate::state_dir;
 pub fn run(state_dir: &Path, persist_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
     let state =
         State::parse(&super::read_stdin()?).context("reading the container state from stdin")?;
+    stopped(state_dir, persist_dir, token, &state)
+}
+
+/// Unregister the stopped container `state` describes, under `token`, and
+/// refresh its linkers. The calling thread ends with no capability left.
+pub fn stopped(
+    state_dir: &Path,
+    persist_dir: &Path,
+    token: Option<&str>,
+    state: &State,
+) -> anyhow::Result<()> {
     // The registry and hosts files are root's own: no capability is needed.
     crate::privilege::drop_all()?;
     let mut errors = Vec::new();

@@ -481,7 +481,10 @@ mod tests {
                 "fd00::5  STREAM db\n10.0.0.7 STREAM\nfd00::5  DGRAM\n",
                 &["fd00::5", "10.0.0.7"],
             ),
-            ("not-an-address STREAM x\n\n   \n10.9.9.9 RAW\n", &["10.9.9.9"]),
+            (
+                "not-an-address STREAM x\n\n   \n10.9.9.9 RAW\n",
+                &["10.9.9.9"],
+            ),
         ];
         for (text, want) in cases {
             let want: Vec<IpAddr> = want.iter().map(|a| a.parse().unwrap()).collect();
@@ -491,7 +494,10 @@ mod tests {
 
     #[test]
     fn getent_resolves_through_the_hosts_nsswitch_and_refuses_options() {
-        assert!(getent_hosts("-s").is_empty(), "a name never becomes an option");
+        assert!(
+            getent_hosts("-s").is_empty(),
+            "a name never becomes an option"
+        );
         assert!(getent_hosts("").is_empty());
         if !Path::new("/usr/bin/getent").is_file() && !Path::new("/bin/getent").is_file() {
             eprintln!("SKIP: no getent here");

@@ -104,26 +104,43 @@ const ETCD_TICK: Duration = Duration::from_millis(100);
 pub fn until<T, E>(
     state_dir: &Path,
     bound: Duration,
-    mut check: impl FnMut() -> Result<Option<T>, E>,
+    check: impl FnMut() -> Result<Option<T>, E>,
 ) -> Result<Option<T>, E> {
-    let deadline = Instant::now() + bound;
     // A registry on etcd is written by other hosts, never in the state
     // directory: it is asked again every ETCD_TICK instead.
     let local = !matches!(crate::registry::backend(), Backend::Etcd(_));
     let tick = if local { FALLBACK_TICK } else { ETCD_TICK };
-    let watch = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-        .ok()
-        .filter(|_| local)
-        .filter(|i| {
+    until_in(local.then_some(state_dir), bound, tick, check)
+}
+
+/// Call `check` until it gives `Some`, for at most `bound`; in between,
+/// wait for a change in `dir` (inotify), or `tick` without one (no `dir`,
+/// or no inotify). `None` at the bound.
+pub fn until_in<T, E>(
+    dir: Option<&Path>,
+    bound: Duration,
+    tick: Duration,
+    mut check: impl FnMut() -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
+    let deadline = Instant::now() + bound;
+    let watch = dir
+        .and_then(|d| {
+            Some((
+                d,
+                Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?,
+            ))
+        })
+        .filter(|(dir, i)| {
             i.add_watch(
-                state_dir,
+                *dir,
                 AddWatchFlags::IN_MODIFY
                     | AddWatchFlags::IN_CREATE
                     | AddWatchFlags::IN_MOVED_TO
                     | AddWatchFlags::IN_CLOSE_WRITE,
             )
             .is_ok()
-        });
+        })
+        .map(|(_, i)| i);
     loop {
         if let Some(found) = check()? {
             return Ok(Some(found));

@@ -72,6 +72,10 @@ pub struct Invocation {
     pub root: Option<PathBuf>,
     /// `create`'s `--pid-file`: where the runtime writes the container's pid.
     pub pid_file: Option<PathBuf>,
+    /// Where the subcommand is in the arguments.
+    pub subcommand_at: Option<usize>,
+    /// `run`'s `--detach`/`-d`: the runtime returns once the container started.
+    pub detach: bool,
     /// `exec`'s `--process`/`-p`: the process file the engine wrote.
     pub process: Option<PathBuf>,
 }
@@ -136,6 +140,7 @@ pub fn scan(args: &[String]) -> Result<Invocation, Error> {
     while i < args.len() {
         let Some(f) = flag(&args[i]) else {
             inv.subcommand = Some(args[i].clone());
+            inv.subcommand_at = Some(i);
             i += 1;
             break;
         };
@@ -178,6 +183,10 @@ pub fn scan(args: &[String]) -> Result<Invocation, Error> {
             // argp's glued short form, `-b/path` (crun).
             Some(_) if glued_bundle(a).is_some() => {
                 inv.bundle = glued_bundle(a).map(PathBuf::from);
+            }
+            Some(f) if matches!(f.name, "detach" | "d") => {
+                // A boolean: urfave/cli also takes `--detach=false`.
+                inv.detach = f.inline.is_none_or(|v| !matches!(v, "false" | "0"));
             }
             Some(f) if COMMAND_WITH_VALUE.contains(&f.name) => {
                 let v = value(args, &mut i, &f)?;
@@ -254,6 +263,24 @@ mod tests {
         debug: bool,
         root: Option<&'static str>,
         pid_file: Option<&'static str>,
+        detach: bool,
+    }
+
+    #[test]
+    fn run_says_where_its_subcommand_is_and_whether_it_detaches() {
+        for (args, at, detach) in [
+            (&["run", "x"][..], Some(0), false),
+            (&["--root", "/r", "run", "--detach", "x"], Some(2), true),
+            (&["-log=/l", "run", "-d", "-b", "/b", "x"], Some(1), true),
+            (&["run", "--detach=false", "x"], Some(0), false),
+            (&["run", "-b", "-d", "x"], Some(0), false),
+            (&["--version"], None, false),
+        ] {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let inv = scan(&args).unwrap();
+            assert_eq!(inv.subcommand_at, at, "{args:?}");
+            assert_eq!(inv.detach, detach, "{args:?}");
+        }
     }
 
     #[test]
@@ -338,6 +365,7 @@ mod tests {
                     sub: Some("run"),
                     bundle: Some("/b2"),
                     id: Some("ctr"),
+                    detach: true,
                     ..Want::default()
                 },
             ),
@@ -545,6 +573,7 @@ mod tests {
                 "{desc}: log level"
             );
             assert_eq!(inv.debug, want.debug, "{desc}: debug");
+            assert_eq!(inv.detach, want.detach, "{desc}: detach");
             assert_eq!(
                 inv.pid_file.as_deref(),
                 want.pid_file.map(Path::new),

@@ -376,14 +376,17 @@ impl Rig for OciRig {
         for kv in before["process"]["env"].as_array().unwrap() {
             assert!(after_env.contains(kv), "process.env lost {kv}");
         }
-        for stage in ["poststart", "poststop"] {
+        // A `run` is registered by the wrapper itself (no `poststart`
+        // process); it leaves the registry through its `poststop` hook.
+        for (stage, want) in [("poststart", false), ("poststop", true)] {
             let hooks = after["hooks"][stage]
                 .as_array()
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            assert!(
+            assert_eq!(
                 hooks.iter().any(|h| h["path"] == json!(linkshim_bin())),
-                "no linkshim {stage} hook in {:#}",
+                want,
+                "linkshim {stage} hook (wanted: {want}) in {:#}",
                 after["hooks"]
             );
         }

@@ -251,7 +251,10 @@ fn check_contents(files: &[String]) {
 /// Whether a 64-bit little-endian ELF file has a program header of type
 /// PT_INTERP, i.e. is run through a dynamic loader.
 fn has_interpreter(elf: &[u8]) -> bool {
-    assert!(elf.starts_with(b"\x7fELF\x02\x01"), "not a 64-bit LE ELF file");
+    assert!(
+        elf.starts_with(b"\x7fELF\x02\x01"),
+        "not a 64-bit LE ELF file"
+    );
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
     let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
     let (size, count) = (u16_at(0x36), u16_at(0x38));
