@@ -39,6 +39,7 @@ const AREAS: &[&str] = &[
     "/usr/share/fish/vendor_completions.d",
     "/usr/share/doc/linkshim",
     "/usr/lib/tmpfiles.d",
+    "/usr/lib/systemd/system",
     "/etc/linkshim",
     "/var/lib/linkshim",
 ];
@@ -57,9 +58,9 @@ const EXPECTED: &[&str] = &[
     "/usr/share/doc/linkshim/LICENSE-APACHE",
     "/usr/share/doc/linkshim/LICENSE-MIT",
     "/usr/share/doc/linkshim/copyright",
-    "/lib/systemd/system/linkshim-gc.service",
-    "/lib/systemd/system/linkshim-gc.timer",
-    "/lib/systemd/system/linkshim-watch.service",
+    "/usr/lib/systemd/system/linkshim-gc.service",
+    "/usr/lib/systemd/system/linkshim-gc.timer",
+    "/usr/lib/systemd/system/linkshim-watch.service",
 ];
 
 /// The installed binary and its default state dir (the package's config).
@@ -608,7 +609,6 @@ pub fn rpm_holds_what_the_deb_holds() {
         "/usr/share/doc/linkshim/LICENSE-APACHE" | "/usr/share/doc/linkshim/LICENSE-MIT" => {
             Some(deb_path.replace("/doc/", "/licenses/"))
         }
-        unit if unit.starts_with("/lib/systemd/") => Some(format!("/usr{unit}")),
         // Debian's own file; an RPM carries the licence texts instead.
         "/usr/share/doc/linkshim/copyright" => None,
         other => Some(other.to_string()),
