@@ -62,6 +62,14 @@ pub enum StorageError {
         wanted: i32,
     },
     #[error(
+        "registry {path}: schema version {found}, newer than this linkshim's {wanted}: a newer linkshim wrote it; run that version (this one would misread it, so it is left alone)"
+    )]
+    Newer {
+        path: PathBuf,
+        found: i32,
+        wanted: i32,
+    },
+    #[error(
         "registry lock {path}: held by another process for more than {}{}; a stuck linkshim? see `linkshim doctor`",
         humantime::format_duration(*waited),
         holder.map(|p| format!(" (pid {p})")).unwrap_or_default()

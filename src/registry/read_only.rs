@@ -32,6 +32,14 @@ impl Registry {
             conn.busy_timeout(lock::budget()).map_err(&db)?;
             conn.pragma_update(None, "query_only", true).map_err(&db)?;
             let found = schema::version(&conn).map_err(&db)?;
+            if found > schema::VERSION {
+                return Err(StorageError::Newer {
+                    path,
+                    found,
+                    wanted: schema::VERSION,
+                }
+                .into());
+            }
             if found != schema::VERSION {
                 return Err(StorageError::Outdated {
                     path,

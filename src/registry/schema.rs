@@ -186,6 +186,9 @@ impl Registry {
     /// version another linkshim left (the version is read again under the
     /// write lock, so concurrent openers migrate once).
     pub(super) fn migrate(&mut self) -> Result<(), Error> {
+        // A newer linkshim's schema is never touched: not switched to WAL,
+        // not "upgraded" down. Checked again under the lock below.
+        self.refuse_newer(version(&self.conn).map_err(db(&self.path))?)?;
         // Switching a new database to WAL needs it to itself, and SQLite
         // may answer "database is locked" at once rather than wait: the
         // switch is made under the write lock, like every change.
@@ -195,8 +198,11 @@ impl Registry {
             .map_err(db(&self.path))?;
         self.write_locked(&lock, |tx| {
             let conn = tx.conn;
+            let from = version(conn).map_err(db(tx.path))?;
+            if from > VERSION {
+                return Err(newer(tx.path, from));
+            }
             let run = || -> rusqlite::Result<()> {
-                let from = version(conn)?;
                 if from == VERSION {
                     return Ok(());
                 }
@@ -206,6 +212,23 @@ impl Registry {
             run().map_err(db(tx.path))
         })
     }
+
+    fn refuse_newer(&self, found: i32) -> Result<(), Error> {
+        if found > VERSION {
+            return Err(newer(&self.path, found));
+        }
+        Ok(())
+    }
+}
+
+/// The error for a registry at `path` of schema version `found`, above ours.
+fn newer(path: &std::path::Path, found: i32) -> Error {
+    super::error::StorageError::Newer {
+        path: path.to_path_buf(),
+        found,
+        wanted: VERSION,
+    }
+    .into()
 }
 
 #[cfg(test)]
@@ -274,6 +297,46 @@ mod tests {
     }
 
     /// Version 3 as linkshim wrote it: a reserved slot is a `pending:` row.
+    #[test]
+    fn a_registry_of_a_newer_schema_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let newer = VERSION + 1;
+        old_db(
+            dir.path(),
+            &format!(
+                "CREATE TABLE containers (id TEXT PRIMARY KEY, future TEXT);
+                 INSERT INTO containers VALUES ('c1', 'x');
+                 PRAGMA user_version = {newer};"
+            ),
+        );
+        let path = Registry::db_path(dir.path());
+        let before = std::fs::read(&path).unwrap();
+        for (how, got) in [
+            ("open", Registry::open(dir.path()).err()),
+            ("read-only", Registry::open_read_only(dir.path()).err()),
+        ] {
+            let err = got.unwrap_or_else(|| panic!("{how}: a newer registry was opened"));
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!(
+                    "schema version {newer}, newer than this linkshim's {VERSION}"
+                )),
+                "{how}: {text}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the registry was changed"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "delete", "switched to WAL");
+        assert_eq!(version(&conn).unwrap(), newer);
+    }
+
     #[test]
     fn a_version_3_registry_moves_its_placeholders_to_reservations() {
         let dir = tempfile::tempdir().unwrap();
