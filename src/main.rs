@@ -344,19 +344,23 @@ fn wrapper(
             let (state, persist, policy) = (&dirs.state, &dirs.persist, dirs.share_env());
             match registration.when {
                 runtime::When::AfterReturn => {
-                    let done = runtime::create_then_register(&real, &args, &registration, |st| {
-                        private_umask();
-                        hook::poststart::register(state, persist, policy, st)
-                    });
+                    // Moved to the registration's thread (its caches are not Sync).
+                    let config = registration.config.clone();
+                    let done =
+                        runtime::create_then_register(&real, &args, &registration, move |st| {
+                            private_umask();
+                            hook::poststart::register_as(state, persist, policy, st, &config)
+                        });
                     match done {
                         Ok(code) => return ExitCode::from(code),
                         Err(e) => e,
                     }
                 }
                 runtime::When::WhileRunning => {
+                    let config = &registration.config;
                     let helper = runtime::register_from_helper(&registration, |st| {
                         private_umask();
-                        hook::poststart::register_racing_stop(state, persist, policy, st)
+                        hook::poststart::register_racing_stop(state, persist, policy, st, config)
                     });
                     if let Err(e) = helper {
                         error!("{e:#}: container {} runs unregistered", registration.id);

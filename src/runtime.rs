@@ -189,6 +189,7 @@ pub fn prepare_bundle(
                     When::AfterReturn
                 },
                 subcommand_at,
+                config: config.clone(),
             })
         }
         _ => None,
@@ -206,7 +207,7 @@ fn cwd_join(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// A container the wrapper registers itself (see [`prepare_bundle`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Registration {
     pub id: String,
     pub bundle: PathBuf,
@@ -218,6 +219,9 @@ pub struct Registration {
     pub when: When,
     /// Where the subcommand is in the runtime's arguments.
     pub subcommand_at: usize,
+    /// The container's config as prepared: what it is registered with,
+    /// whatever its bundle holds by then.
+    pub config: Config,
 }
 
 /// When the wrapper registers a container.

@@ -597,6 +597,10 @@ for a in "$@"; do
     prev=$a
 done
 {hold}
+# A gate (record/gate) holds the container's start until record/release.
+if [ -e {rec}/gate ]; then
+    n=0; while [ ! -e {rec}/release ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done
+fi
 if [ -n "$pidfile" ]; then
     sleep 60 </dev/null >/dev/null 2>&1 &
     echo $! > {rec}/container
@@ -621,29 +625,41 @@ fn run_through_wrapper(
     fake: &Path,
     extra: &[&str],
 ) -> (PathBuf, std::process::Output) {
+    let (b, mut cmd) = run_command(fx, fake, "webapp", "ctr1", extra);
+    (b, cmd.output().unwrap())
+}
+
+/// The wrapper's `run` of a container `name` (linked to `mysql_server`
+/// as `db`) with id `id`, in the one bundle of `fx`.
+fn run_command(
+    fx: &Fixture,
+    fake: &Path,
+    name: &str,
+    id: &str,
+    extra: &[&str],
+) -> (PathBuf, std::process::Command) {
     let b = bundle(
         fx,
-        json!({"io.linkshim.name": "webapp", "io.linkshim.links": "mysql_server:db"}),
+        json!({"io.linkshim.name": name, "io.linkshim.links": "mysql_server:db"}),
     );
     let mut args = vec!["--root", "/run/x", "run"];
     args.extend_from_slice(extra);
-    args.extend(["--bundle", b.to_str().unwrap(), "ctr1"]);
-    let out = fx
-        .cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"])
-        .args(&args)
-        .output()
-        .unwrap();
-    (b, out)
+    args.extend(["--bundle", b.to_str().unwrap(), id]);
+    let mut cmd = fx.cmd(&["runtime", "--runtime", fake.to_str().unwrap(), "--"]);
+    cmd.args(&args);
+    (b, cmd)
 }
 
 /// The `webapp` record, when registered.
 fn webapp(fx: &Fixture) -> Option<Value> {
+    named(fx, "webapp")
+}
+
+/// The record named `name`, when registered.
+fn named(fx: &Fixture, name: &str) -> Option<Value> {
     let ls = fx.cmd(&["ls", "--json"]).output().unwrap();
     let list: Value = serde_json::from_slice(&ls.stdout).unwrap();
-    list.as_array()?
-        .iter()
-        .find(|r| r["name"] == "webapp")
-        .cloned()
+    list.as_array()?.iter().find(|r| r["name"] == name).cloned()
 }
 
 fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
@@ -761,4 +777,55 @@ fn a_detached_run_is_registered_when_the_wrapper_returns() {
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["hooks"]["poststart"], json!([]));
+}
+
+/// Its bundle may hold another container's config by the time a
+/// foreground run's helper registers it (a bundle used again, as the
+/// benchmark does): it is registered as it was prepared, under its own
+/// name and token, and the other container's hosts file stays.
+#[test]
+fn a_late_registration_is_of_the_config_as_prepared_not_the_bundle_now() {
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "mysql_server", "3306", &[]);
+    let (fake, record) = running_runtime(fx.dir.path(), 1, None);
+    // The first run's container starts only once the test says.
+    std::fs::write(record.join("gate"), "").unwrap();
+    let (_, mut first) = run_command(&fx, &fake, "webapp", "ctr1", &[]);
+    let mut first = first.spawn().unwrap();
+    assert!(wait_for(
+        || std::fs::read_to_string(record.join("calls")).is_ok_and(|c| c.lines().count() == 1)
+    ));
+    std::fs::remove_file(record.join("gate")).unwrap();
+    // Meanwhile the bundle is prepared for another container, which runs.
+    let (b, mut second) = run_command(&fx, &fake, "otherapp", "ctr2", &["--detach"]);
+    let out = second.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = named(&fx, "otherapp").expect("otherapp registered");
+    let _reap_other = Kill(other["pid"].as_i64().unwrap() as i32);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    let other_token = config["annotations"]["io.linkshim.internal.token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    std::fs::write(record.join("release"), "").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(
+        wait_for(|| webapp(&fx).is_some()),
+        "webapp never registered; log:\n{}",
+        std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap_or_default()
+    );
+    let me = webapp(&fx).unwrap();
+    let _reap = Kill(me["pid"].as_i64().unwrap() as i32);
+    assert_eq!(me["id"], "ctr1");
+    assert_eq!(named(&fx, "otherapp").unwrap()["id"], "ctr2");
+    assert!(
+        fx.state.join("hosts").join(&other_token).exists(),
+        "otherapp's hosts file is gone"
+    );
 }

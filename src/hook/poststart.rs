@@ -25,7 +25,7 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
 }
 
 /// Register a container whose runtime is still running it (the wrapper's
-/// foreground `run`), as [`register`]; then, when its process has exited
+/// foreground `run`), as [`register_as`] with its config as prepared; then, when its process has exited
 /// by now, unregister it as its poststop does: that poststop may have run
 /// before this registration and found nothing to remove.
 pub fn register_racing_stop(
@@ -33,17 +33,14 @@ pub fn register_racing_stop(
     persist_dir: &Path,
     policy: Policy,
     state: &State,
+    config: &Config,
 ) -> anyhow::Result<()> {
-    register(state_dir, persist_dir, policy, state)?;
+    register_as(state_dir, persist_dir, policy, state, config)?;
     if state
         .pid
         .is_some_and(|pid| registry::pid_start_time(pid).is_none())
     {
-        let token = state
-            .bundle
-            .as_ref()
-            .and_then(|b| Config::read(&b.join("config.json")).ok())
-            .and_then(|c| c.annotations().get(modify::TOKEN).cloned());
+        let token = config.annotations().get(modify::TOKEN).cloned();
         debug!("container {}: exited while being registered", state.id);
         super::poststop::stopped(state_dir, persist_dir, token.as_deref(), state)?;
     }
@@ -67,6 +64,20 @@ pub fn register(
     };
     let config = Config::read(&bundle.join("config.json"))
         .with_context(|| format!("container {}", state.id))?;
+    register_as(state_dir, persist_dir, policy, state, &config)
+}
+
+/// [`register`] with the container's config as prepared (the wrapper's
+/// own copy: its bundle may be another container's by the time a late
+/// registration runs).
+pub fn register_as(
+    state_dir: &Path,
+    persist_dir: &Path,
+    policy: Policy,
+    state: &State,
+    config: &Config,
+) -> anyhow::Result<()> {
+    ContainerId::parse(&state.id)?;
     // A container whose process has already exited (a `true`) has
     // nothing to register: no address, nobody to link to it.
     let exited = state
@@ -83,7 +94,7 @@ pub fn register(
     // Entering the container's network namespace (a pod member's is its
     // infra container's `/proc/PID/ns/net`): see `privilege::netns_caps`.
     privilege::keep_only(privilege::netns_caps(config.netns_path().as_deref()))?;
-    let record = record_of(state, &config, policy)?;
+    let record = record_of(state, config, policy)?;
     privilege::drop_all()?;
     crate::state_dir::ensure(state_dir)?;
     let mut reg = registry::open(state_dir)?;
