@@ -35,11 +35,19 @@ pub fn register_racing_stop(
     state: &State,
     config: &Config,
 ) -> anyhow::Result<()> {
+    let gone = || {
+        state
+            .pid
+            .is_some_and(|pid| registry::pid_start_time(pid).is_none())
+    };
+    // Exited already: nothing to register, and its poststop cleans up
+    // what its start left (now or when the runtime gets to it).
+    if gone() {
+        debug!("container {}: exited before it was registered", state.id);
+        return Ok(());
+    }
     register_as(state_dir, persist_dir, policy, state, config)?;
-    if state
-        .pid
-        .is_some_and(|pid| registry::pid_start_time(pid).is_none())
-    {
+    if gone() {
         let token = config.annotations().get(modify::TOKEN).cloned();
         debug!("container {}: exited while being registered", state.id);
         super::poststop::stopped(state_dir, persist_dir, token.as_deref(), state)?;
