@@ -522,3 +522,32 @@ fn two_scopes_each_have_their_own_db() {
     .unwrap();
     assert!(env_of(&prepared).contains(&"DB_ENV_WHO=b".to_string()));
 }
+
+/// A container chooses its own id: one whose id is another's name (or
+/// starts with it) never takes over a link to that name, neither at
+/// create nor when the named target stops and its linkers are refreshed.
+#[test]
+fn an_id_chosen_to_look_like_a_name_never_takes_over_its_links() {
+    let fx = Fixture::new();
+    support::register_target(&fx, "db", "evil-a", "5432", &[]);
+    support::register_target(&fx, "dbefbea9bec4978c", "evil-b", "5432", &[]);
+    let err = precreate(
+        &fx,
+        json!({"io.linkshim.name": "web", "io.linkshim.links": "db"}),
+        &[],
+    )
+    .expect_err("linked to a container whose id is db");
+    assert!(err.contains("could not get container for db"), "{err}");
+    // Named by 12 hex digits, it is an id reference.
+    let config = precreate(
+        &fx,
+        json!({"io.linkshim.name": "web", "io.linkshim.links": "dbefbea9bec4:db"}),
+        &[],
+    )
+    .expect("a link by a 12-digit id prefix");
+    assert!(
+        env_of(&config).contains(&"DB_NAME=/web/db".to_string()),
+        "{:?}",
+        env_of(&config)
+    );
+}

@@ -214,17 +214,20 @@ pub fn resolve_each(
         .collect();
     let resources = find_resources(reg, &missing, persist_dir)?;
     // A target that is no name may be a container id or its prefix
-    // (Docker's link by id), in the link's scope.
+    // (Docker's link by id), in the link's scope, when it looks like one
+    // (`model::may_reference_id`).
     let mut by_id: Vec<Vec<Record>> = Vec::with_capacity(links.len());
     for l in links {
         let s = target_scope(l);
         let named = is_container_or_service(&s, l.target.as_str())
             || (s == *scope && resources.iter().any(|r| r.name == l.target));
-        by_id.push(if named {
-            Vec::new()
-        } else {
-            reg.find_by_id(s.as_str(), l.target.as_str())?
-        });
+        by_id.push(
+            if named || !crate::model::may_reference_id(l.target.as_str()) {
+                Vec::new()
+            } else {
+                reg.find_by_id(s.as_str(), l.target.as_str())?
+            },
+        );
     }
     Ok(links
         .iter()
@@ -577,22 +580,27 @@ mod tests {
     }
 
     /// Docker's link by id: a name first, then a full id or a prefix that
-    /// only one container's id starts with, in the link's scope.
+    /// only one container's id starts with, in the link's scope; an id
+    /// reference is 12 or more lowercase hex digits.
     #[test]
     fn a_target_may_be_a_container_id_or_an_unambiguous_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
-        reg.register(&rec("0a1b2c3d4e5f6071", "db", None), None)
+        let full = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        reg.register(&rec(full, "db", None), None).unwrap();
+        reg.register(&rec("0a1b2c3d4e5f99999999", "cache", None), None)
             .unwrap();
-        reg.register(&rec("0a1b99999999", "cache", None), None)
-            .unwrap();
-        reg.register(&rec("ffff0000", "0a1b2c", None), None)
+        reg.register(&rec("ffff0000ffff0000", "0a1b2c3d4e5f60", None), None)
             .unwrap();
         let other_scope = Record {
             scope: Name::parse("t", "b").unwrap(),
-            ..rec("beef0001", "x", None)
+            ..rec("beef0001beef0001", "x", None)
         };
         reg.register(&other_scope, None).unwrap();
+        // Ids a container chose to look like the names of others.
+        reg.register(&rec("web", "w1", None), None).unwrap();
+        reg.register(&rec("dbefbea9bec4978c", "app", None), None)
+            .unwrap();
         let me = Name::parse("t", "me").unwrap();
         let dflt = crate::model::default_scope();
         let id_of = |reg: &mut Registry, text: &str| -> Result<String, String> {
@@ -603,24 +611,29 @@ mod tests {
                 })
                 .map_err(|e| e.to_string())
         };
+        assert_eq!(id_of(&mut reg, &format!("{full}:db")).unwrap(), full);
+        assert_eq!(id_of(&mut reg, "0a1b2c3d4e5f6071").unwrap(), full);
         assert_eq!(
-            id_of(&mut reg, "0a1b2c3d4e5f6071:db").unwrap(),
-            "0a1b2c3d4e5f6071"
-        );
-        assert_eq!(id_of(&mut reg, "0a1b2c3d").unwrap(), "0a1b2c3d4e5f6071");
-        assert_eq!(
-            id_of(&mut reg, "0a1b2c").unwrap(),
-            "ffff0000",
+            id_of(&mut reg, "0a1b2c3d4e5f60").unwrap(),
+            "ffff0000ffff0000",
             "a name wins over an id prefix"
         );
-        let err = id_of(&mut reg, "0a1b").unwrap_err();
+        let err = id_of(&mut reg, "0a1b2c3d4e5f").unwrap_err();
         assert!(err.contains("start of 2 container ids"), "{err}");
-        assert!(err.contains("\"0a1b\""), "{err}");
-        let err = id_of(&mut reg, "beef").unwrap_err();
+        assert!(err.contains("\"0a1b2c3d4e5f\""), "{err}");
+        let err = id_of(&mut reg, "beef0001beef").unwrap_err();
         assert!(
-            err.contains("could not get container for beef"),
+            err.contains("could not get container for beef0001beef"),
             "an id in another scope is not found: {err}"
         );
+        // Too short, or not hex: a name only, never an id.
+        for name in ["0a1b2c3d", "web", "dbe", "dbefbea9bec", "DBEFBEA9BEC4"] {
+            let err = id_of(&mut reg, name).unwrap_err();
+            assert!(
+                err.contains(&format!("could not get container for {name}")),
+                "{name} reached a container by its id: {err}"
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,23 @@ pub fn escape(id: &str) -> String {
     }
 }
 
+/// The fewest characters a link names a target by id with.
+pub const MIN_ID_REFERENCE: usize = 12;
+
+/// Whether a link's target may name a container by its id, or a prefix of
+/// one, when no container, service or resource has it as its name: at
+/// least [`MIN_ID_REFERENCE`] lowercase hex digits, as Docker's and
+/// podman's ids (and their 12-character short form) are. Whoever starts a
+/// container chooses its id: were any string an id reference, a container
+/// with the id `db` (or `db0...`) would take over every link to `db` the
+/// moment the container named `db` stopped.
+pub fn may_reference_id(target: &str) -> bool {
+    target.len() >= MIN_ID_REFERENCE
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The first 12 characters of a container id.
 pub fn short_id(id: &str) -> &str {
     match id.char_indices().nth(12) {

@@ -17,7 +17,10 @@ pub mod share;
 pub mod url;
 pub mod vars;
 
-pub use id::{ContainerId, IdError, MAX_ID_LEN, escape as escape_id, short_id};
+pub use id::{
+    ContainerId, IdError, MAX_ID_LEN, MIN_ID_REFERENCE, escape as escape_id, may_reference_id,
+    short_id,
+};
 pub use link::{Family, LinkRequest, StartPolicy};
 pub use name::{Name, NameError};
 pub use net::{MAX_HOSTNAME_LEN, NetAddr, Unreachable, Vantage, reachable_from, valid_hostname};

@@ -59,7 +59,7 @@ pub fn hostname_id_prefix_and_port_order() {
         T,
     );
     let (web_ip, dns_ip) = (ip_of(podman, &web), ip_of(podman, &dns));
-    let web_prefix = id_of(podman, &web)[..10].to_string();
+    let web_prefix = id_of(podman, &web)[..12].to_string();
     let dns_short = id_of(podman, &dns)[..12].to_string();
 
     // The linker names web by a prefix of its id and fetches through its
