@@ -181,7 +181,7 @@ fn main() {
     let (precreate_n, runtime_n, podman_n, parallel_reps, refresh_reps) = if quick {
         (41, 10, 4, 2, 8)
     } else {
-        (201, 60, 20, 5, 30)
+        (301, 150, 20, 5, 30)
     };
     let opts = Opts {
         quick,
