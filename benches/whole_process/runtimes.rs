@@ -270,8 +270,8 @@ fn bench_runtime(opts: &Opts, report: &mut Report, name: &str, rt: &Path) {
     let failed_hooks = log_lines().saturating_sub(logged_before);
     if failed_hooks > 0 {
         report.notes.push(format!(
-            "{name}: {failed_hooks} hook failures were logged during the {n} linked runs (`true` exits before \
-             `hook poststart` reads its network namespace, so most of these containers are never registered)."
+            "{name}: {failed_hooks} errors were logged in linkshim.log during the {n} linked runs (`true` exits \
+             at once: a registration, or a hook, that races its exit fails)."
         ));
     }
     engine_style(opts, report, name, rt, dir, &state, &write_config, deadline);

@@ -46,7 +46,17 @@ pub fn register_racing_stop(
         debug!("container {}: exited before it was registered", state.id);
         return Ok(());
     }
-    register_as(state_dir, persist_dir, policy, state, config)?;
+    if let Err(e) = register_as(state_dir, persist_dir, policy, state, config) {
+        // Its network namespace went with it: not a failure to report.
+        if gone() {
+            debug!(
+                "container {}: exited while being registered ({e:#})",
+                state.id
+            );
+            return Ok(());
+        }
+        return Err(e);
+    }
     if gone() {
         let token = config.annotations().get(modify::TOKEN).cloned();
         debug!("container {}: exited while being registered", state.id);
