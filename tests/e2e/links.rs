@@ -756,3 +756,102 @@ impl Rig for ContainerdRig {
         format!("containerd log:\n{}", self.ctrd.log())
     }
 }
+
+/// A target started with a foreground `run` through the wrapper (on
+/// `runtime`): registered by the wrapper's helper while it runs, with no
+/// `poststart` hook in its config; a linker links to it; when it is killed
+/// its `poststop` hook takes it out of the registry.
+pub fn foreground_target(runtime: &'static str) {
+    if runtime == "crun" {
+        prepare_cgroups();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(tmp.path());
+    let state = tmp.path().join("state");
+    let mut rig = OciRig::new(runtime, tmp.path(), &rootfs, &state);
+    let bundle = rig.bundle(
+        "fg-target",
+        &["httpd", "-f", "-p", "3306", "-h", "/www"],
+        &[
+            ("io.linkshim.name", "fg_server"),
+            ("io.linkshim.expose", "3306"),
+        ],
+        &rig.tgt_ns,
+    );
+    let tgt = OciContainer::wrapped(&state, &rig.real, &short_unique_id());
+    let mut running = tgt
+        .command()
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&tgt.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = tgt.id.clone();
+    rig.containers.push(tgt);
+    let registered = wait_until(Duration::from_secs(20), || {
+        ls_record(&state, "fg_server").is_some()
+    });
+    assert!(
+        registered,
+        "the foreground target was never registered: {:#?}\nlinkshim.log: {}",
+        linkshim_ls(&state),
+        linkshim_log(&state)
+    );
+    let rec = ls_record(&state, "fg_server").unwrap();
+    assert_eq!(rec["id"], json!(id));
+    let ip = rig.tgt_ns.ipv4().to_string();
+    assert_eq!(rec["addrs"], json!([ip]), "{rec:#}");
+    let hooks = &read_config(&bundle)["hooks"];
+    let own = |stage: &str| {
+        hooks[stage]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["path"] == json!(linkshim_bin())))
+    };
+    assert!(!own("poststart") && own("poststop"), "{hooks:#}");
+
+    let (_, out) = rig.run_fg(
+        "fg-linker",
+        &[
+            ("io.linkshim.name", "fg_linker"),
+            ("io.linkshim.links", "fg_server:db"),
+        ],
+        &["sh", "-c", &linker_script("db", 3306)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "linker failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = LinkerOutput::parse(&stdout);
+    // runc_bundle gives the target its bundle's name as hostname.
+    seen.assert_hosts_line(&ip, "db fg-target fg_server");
+    assert_eq!(seen.fetched, "linkshim-ok\n", "wget through the alias `db`");
+
+    run_ok(Command::new(&rig.real).args(["kill", &id, "KILL"]), T);
+    let ended = wait_until(Duration::from_secs(20), || {
+        running.try_wait().is_ok_and(|s| s.is_some())
+    });
+    assert!(
+        ended,
+        "the foreground run did not end once its container was killed"
+    );
+    assert!(
+        ls_record(&state, "fg_server").is_none(),
+        "still registered after its run ended: {:#?}",
+        linkshim_ls(&state)
+    );
+    assert!(
+        !fs::read_dir(&state).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".run-")),
+        "the wrapper's pid file stays in {}",
+        state.display()
+    );
+}

@@ -5,7 +5,8 @@
 //! - `links::*`: one link scenario ([`links::scenario`]) on each engine:
 //!   runc and crun through the wrapper, podman with the hooks.d file and
 //!   with the wrapper as `--runtime`, containerd with `ctr run
-//!   --runc-binary`;
+//!   --runc-binary`; and a target run in the foreground through the
+//!   wrapper (runc, crun), registered by the wrapper's helper;
 //! - `bare_wrapper::*`: podman with a bare `linkshim-runtime` symlink and
 //!   no config file, through a container's whole life;
 //! - `install::*`: what `linkshim install containerd` writes, read back by
@@ -110,6 +111,25 @@ fn cases() -> Vec<Case> {
             system_wide: false,
         })
         .collect();
+    for (name, runtime, needs) in [
+        (
+            "links::a_foreground_run_target_on_runc",
+            "runc",
+            &["runc", "ip"][..],
+        ),
+        (
+            "links::a_foreground_run_target_on_crun",
+            "crun",
+            &["crun", "runc", "ip"][..],
+        ),
+    ] {
+        v.push(Case {
+            name,
+            needs,
+            run: Box::new(move || links::foreground_target(runtime)),
+            system_wide: false,
+        });
+    }
     let podman = &["podman"];
     v.push(Case {
         system_wide: true,
