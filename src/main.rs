@@ -358,10 +358,25 @@ fn wrapper(
                 }
                 runtime::When::WhileRunning => {
                     let config = &registration.config;
-                    let helper = runtime::register_from_helper(&registration, |st| {
-                        private_umask();
-                        hook::poststart::register_racing_stop(state, persist, policy, st, config)
-                    });
+                    let token = config.annotations().get(linkshim::modify::TOKEN).cloned();
+                    let watch_exit = registration.watch_exit;
+                    let helper = runtime::register_from_helper(
+                        &registration,
+                        |st| {
+                            private_umask();
+                            if watch_exit {
+                                // Its exit is seen to by the helper itself.
+                                hook::poststart::register_unless_gone(
+                                    state, persist, policy, st, config,
+                                )
+                            } else {
+                                hook::poststart::register_racing_stop(
+                                    state, persist, policy, st, config,
+                                )
+                            }
+                        },
+                        |st| hook::poststop::stopped(state, persist, token.as_deref(), st),
+                    );
                     if let Err(e) = helper {
                         error!("{e:#}: container {} runs unregistered", registration.id);
                     }

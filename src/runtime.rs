@@ -178,16 +178,24 @@ pub fn prepare_bundle(
     let registration = match (pid_file, &inv.id, inv.subcommand_at) {
         (Some((pid_file, own_pid_file)), Some(id), Some(subcommand_at)) if inv.config.is_none() => {
             modify::drop_own_hook(&mut config, "poststart");
+            let when = if inv.subcommand.as_deref() == Some("run") && !inv.detach {
+                When::WhileRunning
+            } else {
+                When::AfterReturn
+            };
+            // The helper of a foreground run also sees the container out
+            // (its exit read through a pidfd): no poststop hook either.
+            let watch_exit = when == When::WhileRunning && pidfd_works();
+            if watch_exit {
+                modify::drop_own_hook(&mut config, "poststop");
+            }
             Some(Registration {
                 id: id.clone(),
                 bundle: bundle.clone(),
                 pid_file,
                 own_pid_file,
-                when: if inv.subcommand.as_deref() == Some("run") && !inv.detach {
-                    When::WhileRunning
-                } else {
-                    When::AfterReturn
-                },
+                when,
+                watch_exit,
                 subcommand_at,
                 config: config.clone(),
             })
@@ -217,6 +225,9 @@ pub struct Registration {
     /// [`Registration::runtime_args`], removed once read.
     pub own_pid_file: bool,
     pub when: When,
+    /// The helper also unregisters the container once it has exited, in
+    /// place of its `poststop` hook (a foreground `run`, where pidfds work).
+    pub watch_exit: bool,
     /// Where the subcommand is in the runtime's arguments.
     pub subcommand_at: usize,
     /// The container's config as prepared: what it is registered with,
@@ -261,8 +272,10 @@ const HELPER_WAIT: Duration = Duration::from_secs(300);
 
 /// For a foreground `run`: start a helper process that waits for the
 /// runtime (this process, once it has exec'd) to write the pid file, calls
-/// `register` on the container's state, removes the wrapper's own pid file
-/// and exits. It is detached (two forks, a session of its own, the
+/// `register` on the container's state and removes the wrapper's own pid
+/// file; with `watch_exit`, it then waits for the container's process to
+/// exit (or the runtime to exit without one) and calls `stop`, as the
+/// `poststop` hook would have; then it exits. It is detached (two forks, a session of its own, the
 /// caller's descriptors closed): the runtime never sees it as a child, and
 /// no reader of the runtime's output waits on it. It gives up when the
 /// runtime exits without a pid file, or after `HELPER_WAIT`; what it does
@@ -272,6 +285,7 @@ const HELPER_WAIT: Duration = Duration::from_secs(300);
 pub fn register_from_helper(
     reg: &Registration,
     register: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
+    stop: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use nix::unistd::{ForkResult, fork};
     let runtime = std::process::id() as i32;
@@ -291,7 +305,7 @@ pub fn register_from_helper(
             let code = match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
                     detach();
-                    match helper(reg, runtime, started, register) {
+                    match helper(reg, runtime, started, register, stop) {
                         Ok(()) => 0,
                         Err(e) => {
                             log::error!("{e:#}");
@@ -352,12 +366,14 @@ fn detach() {
     }
 }
 
-/// The helper's work: wait for the pid, register, remove the own pid file.
+/// The helper's work: wait for the pid, register, remove the own pid
+/// file; with `watch_exit`, wait for the exit and unregister.
 fn helper(
     reg: &Registration,
     runtime: i32,
     started: Option<u64>,
     register: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
+    stop: impl FnOnce(&crate::oci::state::State) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let dir = reg.pid_file.parent();
     let found = crate::links::wait::until_in(
@@ -382,14 +398,20 @@ fn helper(
             Ok(None)
         },
     );
+    let state = |pid: Option<i32>| crate::oci::state::State {
+        id: reg.id.clone(),
+        pid,
+        bundle: Some(reg.bundle.clone()),
+        annotations: Default::default(),
+    };
+    let pid = found.as_ref().ok().copied().flatten();
+    // The process the pid names, by its start time: a pid used again
+    // later is another process.
+    let pid_started = pid.and_then(crate::registry::pid_start_time);
     let outcome = match found {
-        Ok(Some(pid)) => register(&crate::oci::state::State {
-            id: reg.id.clone(),
-            pid: Some(pid),
-            bundle: Some(reg.bundle.clone()),
-            annotations: Default::default(),
-        })
-        .with_context(|| format!("container {}: not registered", reg.id)),
+        Ok(Some(_)) => {
+            register(&state(pid)).with_context(|| format!("container {}: not registered", reg.id))
+        }
         Ok(None) => Err(anyhow!(
             "container {}: no pid in {} after {} s; not registered",
             reg.id,
@@ -399,7 +421,63 @@ fn helper(
         Err(e) => Err(e),
     };
     reg.remove_own_pid_file();
-    outcome
+    if !reg.watch_exit {
+        return outcome;
+    }
+    // Said now: the wait below lasts as long as the container.
+    if let Err(e) = &outcome {
+        log::error!("{e:#}");
+    }
+    if let (Some(pid), Some(_)) = (pid, pid_started) {
+        wait_exit(pid, pid_started);
+    }
+    stop(&state(pid)).with_context(|| format!("container {}: not unregistered", reg.id))
+}
+
+/// Whether this kernel gives pidfds (`pidfd_open`, Linux 5.3).
+fn pidfd_works() -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: pidfd_open on this process's own pid; the descriptor it
+    // returns is owned here and closed at once.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0);
+        if fd < 0 {
+            return false;
+        }
+        libc::close(fd as i32);
+    }
+    true
+}
+
+/// Wait until process `pid`, which started at `started`, has exited (a
+/// zombie has). Returns at once when it is gone already, or when its pid
+/// is another process's now.
+fn wait_exit(pid: i32, started: Option<u64>) {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    #[allow(unsafe_code)]
+    // SAFETY: pidfd_open returns a new descriptor (or -1), owned from here
+    // by the OwnedFd alone.
+    let fd = unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        if fd < 0 {
+            return;
+        }
+        OwnedFd::from_raw_fd(fd as i32)
+    };
+    // Opened on the process that started then, or on another one since.
+    if crate::registry::pid_start_time(pid) != started {
+        return;
+    }
+    loop {
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
 }
 
 /// Run the real runtime's `create` (or `run --detach`) as a child (arguments, fds and

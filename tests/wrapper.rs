@@ -728,8 +728,26 @@ fn a_foreground_run_is_registered_by_a_helper_while_it_runs() {
     );
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    // The helper sees the container out too: neither hook.
     assert_eq!(config["hooks"]["poststart"], json!([]), "no poststart hook");
-    assert_eq!(config["hooks"]["poststop"].as_array().unwrap().len(), 1);
+    assert_eq!(config["hooks"]["poststop"], json!([]), "no poststop hook");
+    let token = config["annotations"]["io.linkshim.internal.token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hosts = fx.state.join("hosts").join(&token);
+    assert!(hosts.exists(), "its hosts file, while it runs");
+    // Its process exits: the helper unregisters it as the poststop did.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(container_pid(&record)),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        wait_for(|| webapp(&fx).is_none() && !hosts.exists()),
+        "still registered, or its hosts file left, after its exit; log:\n{}",
+        std::fs::read_to_string(fx.state.join("linkshim.log")).unwrap_or_default()
+    );
 }
 
 #[test]

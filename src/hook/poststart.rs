@@ -24,10 +24,45 @@ pub fn run(state_dir: &Path, persist_dir: &Path, policy: Policy) -> anyhow::Resu
     register(state_dir, persist_dir, policy, &state)
 }
 
+/// Register a container whose runtime is still running it, unless its
+/// process has exited already (then nothing: whoever sees it out cleans
+/// up). A registration that fails because it exited meanwhile (its network
+/// namespace went with it) is no error.
+pub fn register_unless_gone(
+    state_dir: &Path,
+    persist_dir: &Path,
+    policy: Policy,
+    state: &State,
+    config: &Config,
+) -> anyhow::Result<()> {
+    if gone(state) {
+        debug!("container {}: exited before it was registered", state.id);
+        return Ok(());
+    }
+    match register_as(state_dir, persist_dir, policy, state, config) {
+        Err(e) if gone(state) => {
+            debug!(
+                "container {}: exited while being registered ({e:#})",
+                state.id
+            );
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether the process of `state` has exited.
+fn gone(state: &State) -> bool {
+    state
+        .pid
+        .is_some_and(|pid| registry::pid_start_time(pid).is_none())
+}
+
 /// Register a container whose runtime is still running it (the wrapper's
-/// foreground `run`), as [`register_as`] with its config as prepared; then, when its process has exited
-/// by now, unregister it as its poststop does: that poststop may have run
-/// before this registration and found nothing to remove.
+/// foreground `run`) with its config as prepared, as
+/// [`register_unless_gone`]; then, when its process has exited by now,
+/// unregister it as its poststop does: that poststop may have run before
+/// this registration and found nothing to remove.
 pub fn register_racing_stop(
     state_dir: &Path,
     persist_dir: &Path,
@@ -35,29 +70,8 @@ pub fn register_racing_stop(
     state: &State,
     config: &Config,
 ) -> anyhow::Result<()> {
-    let gone = || {
-        state
-            .pid
-            .is_some_and(|pid| registry::pid_start_time(pid).is_none())
-    };
-    // Exited already: nothing to register, and its poststop cleans up
-    // what its start left (now or when the runtime gets to it).
-    if gone() {
-        debug!("container {}: exited before it was registered", state.id);
-        return Ok(());
-    }
-    if let Err(e) = register_as(state_dir, persist_dir, policy, state, config) {
-        // Its network namespace went with it: not a failure to report.
-        if gone() {
-            debug!(
-                "container {}: exited while being registered ({e:#})",
-                state.id
-            );
-            return Ok(());
-        }
-        return Err(e);
-    }
-    if gone() {
+    register_unless_gone(state_dir, persist_dir, policy, state, config)?;
+    if gone(state) {
         let token = config.annotations().get(modify::TOKEN).cloned();
         debug!("container {}: exited while being registered", state.id);
         super::poststop::stopped(state_dir, persist_dir, token.as_deref(), state)?;
