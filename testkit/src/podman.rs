@@ -99,9 +99,33 @@ impl Podman {
     }
 
     /// Runs `podman <args>` (bounded) and returns stdout; panics on failure.
-    pub fn run_ok(&self, args: &[&str], timeout: Duration) -> String {
+    pub fn run_ok<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], timeout: Duration) -> String {
         run_ok(self.cmd().args(args), timeout)
     }
+}
+
+/// The arguments of `podman run -d` for a link target: container `name`,
+/// linked to as `link_name`, exposing and serving busybox's httpd on
+/// `port` from `rootfs`; `extra` (networks, ...) before the annotations.
+pub fn httpd_target(
+    name: &str,
+    link_name: &str,
+    port: &str,
+    rootfs: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "-d", "--name", name].map(String::from).to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend([
+        "--annotation".to_string(),
+        format!("io.linkshim.name={link_name}"),
+        "--annotation".to_string(),
+        format!("io.linkshim.expose={port}"),
+        "--rootfs".to_string(),
+        rootfs.to_string(),
+    ]);
+    args.extend(crate::httpd(port).map(String::from));
+    args
 }
 
 impl Drop for Podman {

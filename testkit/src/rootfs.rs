@@ -16,6 +16,12 @@ pub const APPLETS: &[&str] = &[
     "grep",
 ];
 
+/// The command line of the test targets: busybox's httpd in the
+/// foreground on `port`, serving the rootfs's /www (`linkshim-ok`).
+pub fn httpd(port: &str) -> [&str; 6] {
+    ["httpd", "-f", "-p", port, "-h", "/www"]
+}
+
 /// Builds a busybox rootfs at `dir/rootfs` and returns its path:
 /// `/bin/busybox` (Debian's busybox-static) plus the [`APPLETS`] symlinks,
 /// dirs `proc sys dev etc tmp www`, `www/index.html` = `linkshim-ok`,

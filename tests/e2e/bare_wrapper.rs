@@ -59,25 +59,10 @@ pub fn podman_with_a_bare_symlink_runs_stops_restarts_and_removes() {
     // Unique link names: the default state dir is the machine's.
     let target = unique_name("lsh-bare-db");
     let linker = unique_name("lsh-bare-web");
-    let target_ann = format!("io.linkshim.name={target}");
-    run(&[
-        "run",
-        "-d",
-        "--name",
-        &target,
-        "--annotation",
-        &target_ann,
-        "--annotation",
-        "io.linkshim.expose=8080",
-        "--rootfs",
-        r,
-        "httpd",
-        "-f",
-        "-p",
-        "8080",
-        "-h",
-        "/www",
-    ]);
+    run_ok(
+        podman_cmd(&[]).args(httpd_target(&target, &target, "8080", r, &[])),
+        T,
+    );
     let id = run(&["inspect", "-f", "{{.Id}}", &target])
         .trim()
         .to_string();

@@ -16,7 +16,8 @@ fn start(podman: &Podman, rootfs: &str, name: &str, annotations: &[&str]) {
     for a in annotations {
         args.extend(["--annotation", a]);
     }
-    args.extend(["--rootfs", rootfs, "httpd", "-f", "-p", "80", "-h", "/www"]);
+    args.extend(["--rootfs", rootfs]);
+    args.extend(httpd("80"));
     podman.run_ok(&args, T);
 }
 

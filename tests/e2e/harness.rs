@@ -41,8 +41,10 @@ pub fn podman_two_containers_http_by_ip() {
     let srv = unique_name("lsh-srv");
     podman.run_ok(
         &[
-            "run", "-d", "--name", &srv, "--rootfs", r, "httpd", "-f", "-p", "8080", "-h", "/www",
-        ],
+            &["run", "-d", "--name", &srv, "--rootfs", r][..],
+            &httpd("8080"),
+        ]
+        .concat(),
         T,
     );
     let ip = podman.run_ok(
@@ -91,7 +93,7 @@ fn oci_pair_over_hosts_alias(runtime: &str) {
     let srv_bundle = runc_bundle(
         &tmp.path().join("srv"),
         &rootfs,
-        &["httpd", "-f", "-p", "8080", "-h", "/www"],
+        &httpd("8080"),
         &[("org.linkshim.test", "srv")],
         Some(&a.path()),
     );

@@ -362,7 +362,7 @@ pub fn a_link_across_two_hosts_on_etcd() {
     let web_bundle = runc_bundle(
         &dir.join("web"),
         &rootfs,
-        &["httpd", "-f", "-p", "80", "-h", "/www"],
+        &httpd("80"),
         &[
             ("io.linkshim.name", "web"),
             ("io.linkshim.expose", "80"),

@@ -74,24 +74,24 @@ impl World {
 
     /// A target `name` serving /www on port 80.
     fn target(&self, name: &str) -> String {
-        self.podman(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--annotation",
-            &format!("io.linkshim.name={name}"),
-            "--annotation",
-            "io.linkshim.expose=80",
-            "--rootfs",
-            &self.rootfs,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ]);
+        self.podman(
+            &[
+                &[
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--annotation",
+                    &format!("io.linkshim.name={name}"),
+                    "--annotation",
+                    "io.linkshim.expose=80",
+                    "--rootfs",
+                    &self.rootfs,
+                ][..],
+                &httpd("80"),
+            ]
+            .concat(),
+        );
         self.podman(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name])
             .trim()
             .to_string()

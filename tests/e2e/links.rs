@@ -179,7 +179,7 @@ pub fn scenario(engine: Engine) {
             ("io.linkshim.expose", &expose),
         ],
         own_env,
-        &["httpd", "-f", "-p", "3306", "-h", "/www"],
+        &httpd("3306"),
     );
     let rec = ls_record(&state, "mysql_server").unwrap_or_else(|| {
         panic!(
@@ -771,7 +771,7 @@ pub fn foreground_target(runtime: &'static str) {
     let mut rig = OciRig::new(runtime, tmp.path(), &rootfs, &state);
     let bundle = rig.bundle(
         "fg-target",
-        &["httpd", "-f", "-p", "3306", "-h", "/www"],
+        &httpd("3306"),
         &[
             ("io.linkshim.name", "fg_server"),
             ("io.linkshim.expose", "3306"),

@@ -70,28 +70,7 @@ pub fn the_shared_network_host_networking_and_network_connect() {
     // A target on both networks; a linker on b alone gets its b address.
     let db = unique_name("db");
     podman.run_ok(
-        &[
-            "run",
-            "-d",
-            "--name",
-            &db,
-            "--network",
-            &a,
-            "--network",
-            &b,
-            "--annotation",
-            "io.linkshim.name=db",
-            "--annotation",
-            "io.linkshim.expose=80",
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+        &httpd_target(&db, "db", "80", r, &["--network", &a, "--network", &b]),
         T,
     );
     let (db_a, db_b) = (ip_on(podman, &db, &a), ip_on(podman, &db, &b));
@@ -201,25 +180,23 @@ pub fn the_shared_network_host_networking_and_network_connect() {
     let hostsvc = unique_name("hostsvc");
     podman.run_ok(
         &[
-            "run",
-            "-d",
-            "--name",
-            &hostsvc,
-            "--network",
-            "host",
-            "--annotation",
-            "io.linkshim.name=hostsvc",
-            "--annotation",
-            &format!("io.linkshim.expose={port}"),
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            &port.to_string(),
-            "-h",
-            "/www",
-        ],
+            &[
+                "run",
+                "-d",
+                "--name",
+                &hostsvc,
+                "--network",
+                "host",
+                "--annotation",
+                "io.linkshim.name=hostsvc",
+                "--annotation",
+                &format!("io.linkshim.expose={port}"),
+                "--rootfs",
+                r,
+            ][..],
+            &httpd(&port.to_string()),
+        ]
+        .concat(),
         T,
     );
     let gateway = podman

@@ -322,26 +322,10 @@ fn check_default_hooks_link_two_containers() {
         serde_json::from_str::<serde_json::Value>(&out)
             .unwrap_or_else(|e| panic!("ls --json: {e}: {out}"))
     };
-    let target_ann = format!("io.linkshim.name={target}");
     run_ok(
-        podman.cmd_default_hooks().args([
-            "run",
-            "-d",
-            "--name",
-            &target,
-            "--annotation",
-            &target_ann,
-            "--annotation",
-            "io.linkshim.expose=8080",
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            "8080",
-            "-h",
-            "/www",
-        ]),
+        podman
+            .cmd_default_hooks()
+            .args(httpd_target(&target, &target, "8080", r, &[])),
         T,
     );
     let ip = run_ok(

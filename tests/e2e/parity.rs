@@ -19,25 +19,23 @@ pub fn hostname_id_prefix_and_port_order() {
     let web = unique_name("web");
     podman.run_ok(
         &[
-            "run",
-            "-d",
-            "--name",
-            &web,
-            "--hostname",
-            "fred",
-            "--annotation",
-            "io.linkshim.name=web",
-            "--annotation",
-            "io.linkshim.expose=80",
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+            &[
+                "run",
+                "-d",
+                "--name",
+                &web,
+                "--hostname",
+                "fred",
+                "--annotation",
+                "io.linkshim.name=web",
+                "--annotation",
+                "io.linkshim.expose=80",
+                "--rootfs",
+                r,
+            ][..],
+            &httpd("80"),
+        ]
+        .concat(),
         T,
     );
     let dns = unique_name("dns");

@@ -33,28 +33,28 @@ pub fn two_users_with_private_registries_link_on_a_user_network() {
     let rootfs_a = rootfs_a.to_str().unwrap();
 
     a.podman_ok(&["network", "create", "lshnet"]);
-    a.podman_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "db",
-        "--network",
-        "lshnet",
-        "--annotation",
-        "io.linkshim.name=db",
-        "--annotation",
-        "io.linkshim.expose=80",
-        "-e",
-        "SECRET_OF_A=a1",
-        "--rootfs",
-        rootfs_a,
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    a.podman_ok(
+        &[
+            &[
+                "run",
+                "-d",
+                "--name",
+                "db",
+                "--network",
+                "lshnet",
+                "--annotation",
+                "io.linkshim.name=db",
+                "--annotation",
+                "io.linkshim.expose=80",
+                "-e",
+                "SECRET_OF_A=a1",
+                "--rootfs",
+                rootfs_a,
+            ][..],
+            &httpd("80"),
+        ]
+        .concat(),
+    );
     let ip = a
         .podman_ok(&[
             "inspect",

@@ -230,25 +230,23 @@ pub fn a_url_target_and_a_resource_linked_from_one_container() {
     let redis = unique_name("redis");
     podman.run_ok(
         &[
-            "run",
-            "-d",
-            "--name",
-            &redis,
-            "--annotation",
-            "io.linkshim.name=redis",
-            "--annotation",
-            "io.linkshim.expose=6379",
-            "--annotation",
-            "io.linkshim.url=redis://:s%3Acret@:6379/0",
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            "6379",
-            "-h",
-            "/www",
-        ],
+            &[
+                "run",
+                "-d",
+                "--name",
+                &redis,
+                "--annotation",
+                "io.linkshim.name=redis",
+                "--annotation",
+                "io.linkshim.expose=6379",
+                "--annotation",
+                "io.linkshim.url=redis://:s%3Acret@:6379/0",
+                "--rootfs",
+                r,
+            ][..],
+            &httpd("6379"),
+        ]
+        .concat(),
         T,
     );
     let ip = ip_of(podman, &redis);
@@ -332,27 +330,7 @@ pub fn a_linkers_hosts_file_follows_its_targets() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     let start_db = |name: &str| {
-        podman.run_ok(
-            &[
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--annotation",
-                "io.linkshim.name=db",
-                "--annotation",
-                "io.linkshim.expose=80",
-                "--rootfs",
-                r,
-                "httpd",
-                "-f",
-                "-p",
-                "80",
-                "-h",
-                "/www",
-            ],
-            T,
-        );
+        podman.run_ok(&httpd_target(name, "db", "80", r, &[]), T);
     };
     let db1 = unique_name("db1");
     start_db(&db1);
@@ -415,27 +393,7 @@ pub fn a_linker_in_a_user_namespace_gets_its_hosts_file() {
     let world = Setup::new();
     let (podman, r) = (&world.podman, world.rootfs.as_str());
     let db = unique_name("db");
-    podman.run_ok(
-        &[
-            "run",
-            "-d",
-            "--name",
-            &db,
-            "--annotation",
-            "io.linkshim.name=db",
-            "--annotation",
-            "io.linkshim.expose=80",
-            "--rootfs",
-            r,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
-        T,
-    );
+    podman.run_ok(&httpd_target(&db, "db", "80", r, &[]), T);
     let out = podman.run_ok(
         &[
             "run",
