@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use log::{debug, warn};
@@ -40,7 +41,7 @@ pub fn register_unless_gone(
         return Ok(());
     }
     match register_as(state_dir, persist_dir, policy, state, config) {
-        Err(e) if gone(state) => {
+        Err(e) if exits_soon(state) => {
             debug!(
                 "container {}: exited while being registered ({e:#})",
                 state.id
@@ -49,6 +50,19 @@ pub fn register_unless_gone(
         }
         other => other,
     }
+}
+
+/// Whether the process of `state` has exited, or does within 100 ms: one
+/// on its way out has lost its namespaces before it is a zombie. Only for
+/// a helper, off the start's path.
+fn exits_soon(state: &State) -> bool {
+    let exited = crate::links::wait::until_in(
+        None,
+        Duration::from_millis(100),
+        Duration::from_millis(5),
+        || Ok::<_, std::convert::Infallible>(gone(state).then_some(())),
+    );
+    matches!(exited, Ok(Some(())))
 }
 
 /// Whether the process of `state` has exited.
