@@ -198,8 +198,7 @@ fn a_create_with_a_pid_file_is_registered_by_the_wrapper() {
         .unwrap_or_else(|| panic!("webapp is registered: {list}"));
     assert_eq!(me["id"], "ctr1");
     assert_eq!(me["pid"], pid);
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    let config = testkit::read_config(&b);
     assert_eq!(config["hooks"]["poststart"], json!([]));
 }
 
@@ -726,8 +725,7 @@ fn a_foreground_run_is_registered_by_a_helper_while_it_runs() {
         "the wrapper's pid file {} stays",
         pid_file.display()
     );
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    let config = testkit::read_config(&b);
     // The helper sees the container out too: neither hook.
     assert_eq!(config["hooks"]["poststart"], json!([]), "no poststart hook");
     assert_eq!(config["hooks"]["poststop"], json!([]), "no poststop hook");
@@ -792,8 +790,7 @@ fn a_detached_run_is_registered_when_the_wrapper_returns() {
     let me = webapp(&fx).expect("registered by the time the wrapper returns");
     assert_eq!(me["pid"], container_pid(&record));
     assert!(!pid_file.exists(), "the wrapper's pid file is removed");
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    let config = testkit::read_config(&b);
     assert_eq!(config["hooks"]["poststart"], json!([]));
 }
 
@@ -825,8 +822,7 @@ fn a_late_registration_is_of_the_config_as_prepared_not_the_bundle_now() {
     );
     let other = named(&fx, "otherapp").expect("otherapp registered");
     let _reap_other = Kill(other["pid"].as_i64().unwrap() as i32);
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    let config = testkit::read_config(&b);
     let other_token = config["annotations"]["io.linkshim.internal.token"]
         .as_str()
         .expect("a token")
