@@ -189,22 +189,32 @@ pub fn prepare_bundle(
             if watch_exit {
                 modify::drop_own_hook(&mut config, "poststop");
             }
-            Some(Registration {
-                id: id.clone(),
-                bundle: bundle.clone(),
+            Some((
+                id.clone(),
                 pid_file,
                 own_pid_file,
                 when,
                 watch_exit,
                 subcommand_at,
-                config: config.clone(),
-            })
+            ))
         }
         _ => None,
     };
     config.write_atomic(&path)?;
     debug!("config {}: rewritten", path.display());
-    Ok(registration)
+    // Registered with the config as written, moved here.
+    Ok(registration.map(
+        |(id, pid_file, own_pid_file, when, watch_exit, subcommand_at)| Registration {
+            id,
+            bundle,
+            pid_file,
+            own_pid_file,
+            when,
+            watch_exit,
+            subcommand_at,
+            config,
+        },
+    ))
 }
 
 /// `path` made absolute against the current directory.

@@ -83,6 +83,29 @@ struct Read {
 }
 
 impl EtcdStore {
+    /// The live records (of any host), with their tokens, that have a
+    /// link in `scope` whose target `names` accepts.
+    fn live_linkers(
+        &self,
+        scope: &str,
+        names: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(Record, String)>, Error> {
+        let reads = self.decode_all(self.client.prefix(&self.keys.ids())?)?;
+        Ok(reads
+            .into_iter()
+            .filter(|r| self.is_live(&r.holder))
+            .filter_map(|r| {
+                let token = r.holder.token()?.to_string();
+                let rec = r.holder.record()?.clone();
+                let links_here = rec.links.iter().any(|l| {
+                    l.scope.as_ref().unwrap_or(&rec.scope).as_str() == scope
+                        && names(l.target.as_str())
+                });
+                links_here.then_some((rec, token))
+            })
+            .collect())
+    }
+
     /// A store for `settings`; nothing is asked of the cluster yet.
     pub fn open(settings: &Settings) -> Result<EtcdStore, Error> {
         Ok(EtcdStore {
@@ -676,37 +699,11 @@ impl Store for EtcdStore {
         scope: &str,
         targets: &[&str],
     ) -> Result<Vec<(Record, String)>, Error> {
-        let reads = self.decode_all(self.client.prefix(&self.keys.ids())?)?;
-        Ok(reads
-            .into_iter()
-            .filter(|r| self.is_live(&r.holder))
-            .filter_map(|r| {
-                let token = r.holder.token()?.to_string();
-                let rec = r.holder.record()?.clone();
-                let links_here = rec.links.iter().any(|l| {
-                    l.scope.as_ref().unwrap_or(&rec.scope).as_str() == scope
-                        && targets.contains(&l.target.as_str())
-                });
-                links_here.then_some((rec, token))
-            })
-            .collect())
+        self.live_linkers(scope, |target| targets.contains(&target))
     }
 
     fn linkers_by_id(&mut self, scope: &str, id: &str) -> Result<Vec<(Record, String)>, Error> {
-        let reads = self.decode_all(self.client.prefix(&self.keys.ids())?)?;
-        Ok(reads
-            .into_iter()
-            .filter(|r| self.is_live(&r.holder))
-            .filter_map(|r| {
-                let token = r.holder.token()?.to_string();
-                let rec = r.holder.record()?.clone();
-                let by_id = rec.links.iter().any(|l| {
-                    l.scope.as_ref().unwrap_or(&rec.scope).as_str() == scope
-                        && id.starts_with(l.target.as_str())
-                });
-                by_id.then_some((rec, token))
-            })
-            .collect())
+        self.live_linkers(scope, |target| id.starts_with(target))
     }
 
     fn find_by_id(&mut self, scope: &str, prefix: &str) -> Result<Vec<Record>, Error> {
