@@ -16,8 +16,12 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 case "$host:${LINKSHIM_DYNAMIC:-}" in
 *-linux-gnu*:)
     # With --target, RUSTFLAGS reach only what runs on the target: the
-    # build scripts and proc macros stay dynamic, as they must.
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+    # build scripts and proc macros stay dynamic, as they must. The
+    # getrandom crate finds glibc's getrandom() by dlsym, which a static
+    # binary has not: it would open and poll /dev/random, then read
+    # /dev/urandom, for each token. The system call itself (Linux 3.17)
+    # is named instead.
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\"" \
         cargo build --release --locked --quiet --target "$host" --bin linkshim
     echo "$PWD/target/$host/release/linkshim"
     ;;

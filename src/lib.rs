@@ -21,6 +21,7 @@ pub mod netns;
 pub mod oci;
 pub mod prepare;
 pub mod privilege;
+pub mod proc_file;
 pub mod refresh;
 pub mod registry;
 pub mod render;

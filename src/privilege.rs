@@ -11,6 +11,13 @@
 //!
 //! Without CAP_DAC_OVERRIDE, root still reads and writes the files it owns
 //! (the state dir is root's, mode 0700): the owner's permission bits apply.
+//!
+//! The bounding set is left as it is. It only limits what an exec could
+//! gain, and under no-new-privs an exec gains nothing: the kernel gives the
+//! new program at most the permitted set it had (`cap_bprm_creds_from_file`),
+//! root or set-uid alike. Lowering it would cost one `prctl` a capability
+//! (41) on every hook start; the test below execs a program as root to
+//! show what it is left with.
 
 use caps::{CapSet, Capability, CapsHashSet};
 
@@ -28,28 +35,12 @@ pub enum Error {
 }
 
 /// Set no-new-privs and keep only `keep` of this thread's capabilities
-/// (effective and permitted; none inheritable or ambient; the bounding set
-/// too when this thread may change it). What is not held is not gained.
+/// (effective and permitted; none inheritable or ambient). What is not held
+/// is not gained, by an exec either.
 pub fn keep_only(keep: &[Capability]) -> Result<(), Error> {
     nix::sys::prctl::set_no_new_privs().map_err(Error::NoNewPrivs)?;
     let keep: CapsHashSet = keep.iter().copied().collect();
     let err = |set| move |source| Error::Caps { set, source };
-    // Lowering the bounding set needs CAP_SETPCAP, so it goes first.
-    // Each is dropped without reading it first (dropping one that is not
-    // held succeeds): one call per capability instead of two. One this
-    // kernel does not know cannot be dropped, and is not held either.
-    if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-        for cap in caps::all() {
-            if keep.contains(&cap) {
-                continue;
-            }
-            if let Err(source) = caps::drop(None, CapSet::Bounding, cap)
-                && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
-            {
-                return Err(err(CapSet::Bounding)(source));
-            }
-        }
-    }
     caps::clear(None, CapSet::Ambient).map_err(err(CapSet::Ambient))?;
     caps::clear(None, CapSet::Inheritable).map_err(err(CapSet::Inheritable))?;
     for set in [CapSet::Effective, CapSet::Permitted] {
@@ -82,22 +73,35 @@ pub fn drop_all() -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    /// A field of this thread's `/proc/thread-self/status`.
-    fn status(field: &str) -> String {
-        let text = std::fs::read_to_string("/proc/thread-self/status").unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .unwrap_or_else(|| panic!("no {field} in status"))
-            .trim()
-            .to_string()
+    const FIELDS: [&str; 5] = ["CapEff", "CapPrm", "CapInh", "CapAmb", "NoNewPrivs"];
+
+    /// The `FIELDS` of a `/proc/.../status` text.
+    fn fields(text: &str) -> [String; 5] {
+        FIELDS.map(|field| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .unwrap_or_else(|| panic!("no {field} in status"))
+                .trim()
+                .to_string()
+        })
     }
 
-    /// Run `f` on a thread of its own (capabilities are per thread) and
-    /// return that thread's CapEff, CapPrm, CapBnd, CapAmb and NoNewPrivs after it.
-    fn after(f: fn() -> Result<(), Error>) -> [String; 5] {
+    fn status() -> [String; 5] {
+        fields(&std::fs::read_to_string("/proc/thread-self/status").unwrap())
+    }
+
+    /// Run `f` on a thread of its own (capabilities are per thread), then
+    /// exec a program as root from that thread: the `FIELDS` of the thread,
+    /// and of the program.
+    fn after(f: fn() -> Result<(), Error>) -> ([String; 5], [String; 5]) {
         std::thread::spawn(move || {
             f().unwrap();
-            ["CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs"].map(status)
+            let out = std::process::Command::new("cat")
+                .arg("/proc/self/status")
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            (status(), fields(&String::from_utf8(out.stdout).unwrap()))
         })
         .join()
         .unwrap()
@@ -107,45 +111,56 @@ mod tests {
         format!("{:016x}", caps.iter().map(|c| c.bitmask()).sum::<u64>())
     }
 
-    #[test]
-    fn dropping_everything_leaves_nothing_and_sets_no_new_privs() {
-        if !nix::unistd::geteuid().is_root() {
+    fn root() -> bool {
+        let root = nix::unistd::geteuid().is_root();
+        if !root {
             eprintln!("SKIP: capabilities need root");
+        }
+        root
+    }
+
+    #[test]
+    fn a_program_execd_as_root_gets_every_capability_without_a_drop() {
+        if !root() {
             return;
         }
-        assert_ne!(
-            status("CapEff"),
-            mask(&[]),
-            "the test starts with capabilities"
-        );
-        let [eff, prm, bnd, amb, nnp] = after(drop_all);
-        assert_eq!(eff, mask(&[]));
-        assert_eq!(prm, mask(&[]));
-        assert_eq!(bnd, mask(&[]));
-        assert_eq!(amb, mask(&[]));
-        assert_eq!(nnp, "1");
-        assert_ne!(status("CapEff"), mask(&[]), "other threads keep theirs");
+        // The control for the tests below: what they prevent happens.
+        let (_, [eff, prm, ..]) = after(|| Ok(()));
+        assert_ne!(eff, mask(&[]));
+        assert_ne!(prm, mask(&[]));
+    }
+
+    #[test]
+    fn dropping_everything_leaves_nothing_not_even_to_an_exec() {
+        if !root() {
+            return;
+        }
+        let none = mask(&[]);
+        let (thread, exec) = after(drop_all);
+        let want = [&*none, &none, &none, &none, "1"];
+        assert_eq!(thread, want, "the thread ({FIELDS:?})");
+        assert_eq!(exec, want, "a program it execs as root ({FIELDS:?})");
+        assert_ne!(status()[0], none, "other threads keep theirs");
     }
 
     #[test]
     fn keeping_some_keeps_exactly_those() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIP: capabilities need root");
+        if !root() {
             return;
         }
-        let kept = [Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE];
-        let [eff, prm, bnd, _, nnp] =
+        let kept = mask(&[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE]);
+        let none = mask(&[]);
+        let (thread, exec) =
             after(|| keep_only(&[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_PTRACE]));
-        assert_eq!(eff, mask(&kept));
-        assert_eq!(prm, mask(&kept));
-        assert_eq!(bnd, mask(&kept));
-        assert_eq!(nnp, "1");
+        let want = [&*kept, &kept, &none, &none, "1"];
+        assert_eq!(thread, want, "the thread ({FIELDS:?})");
+        assert_eq!(exec, want, "a program it execs as root ({FIELDS:?})");
         // Then dropping the rest, as poststart does once it has the addresses.
-        let [eff, prm, ..] = after(|| {
+        let (thread, exec) = after(|| {
             keep_only(&[Capability::CAP_SYS_ADMIN])?;
             drop_all()
         });
-        assert_eq!(eff, mask(&[]));
-        assert_eq!(prm, mask(&[]));
+        assert_eq!(thread[..2], [&*none, &none]);
+        assert_eq!(exec[..2], [&*none, &none]);
     }
 }

@@ -163,7 +163,7 @@ impl File {
             bail!("host id {host_id:?}: 1 to 64 letters, digits, '_', '.', '-' (set host_id)");
         }
         let boot_file = self.boot_id_file.as_deref().unwrap_or(Path::new(BOOT_ID));
-        let boot_id = std::fs::read_to_string(boot_file)
+        let boot_id = crate::proc_file::read_to_string(boot_file)
             .map(|s| s.trim().to_string())
             .with_context(|| format!("boot id file {}", boot_file.display()))?;
         if boot_id.is_empty() || boot_id.len() > 128 {

@@ -34,7 +34,7 @@ impl Owner {
     /// `/proc/self/uid_map` (the plain uid when the map is unreadable).
     pub fn current() -> Owner {
         let uid = nix::unistd::getuid().as_raw();
-        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let map = crate::proc_file::read_to_string("/proc/self/uid_map").unwrap_or_default();
         Owner {
             uid: outer_uid(&map, uid).unwrap_or(uid),
         }

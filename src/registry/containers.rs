@@ -14,6 +14,13 @@ use super::write::Tx;
 use super::{holds, slots};
 use crate::model::{ContainerId, Name};
 
+/// The rows of one name in a scope (`scope`, `name` is unique).
+const BY_NAME: &str = "scope = ?1 AND name = ?2";
+/// The replicas of one service in a scope. Sorted here, not by `ORDER
+/// BY`: SQLite plans an `ORDER BY` over this partial index anew for each
+/// binding, preparing the statement again every time.
+const BY_SERVICE: &str = "scope = ?1 AND service = ?2";
+
 impl Tx<'_> {
     /// The records `cond` selects, in this transaction.
     pub(super) fn select<P: rusqlite::Params>(
@@ -323,30 +330,32 @@ impl Registry {
     /// The live container registered under `name` in `scope`; a stale one
     /// is cleared.
     pub fn lookup(&mut self, scope: &str, name: &str) -> Result<Option<Record>, Error> {
-        let found = codec::select(
-            &self.conn,
-            &self.path,
-            "scope = ?1 AND name = ?2",
-            [scope, name],
-        )?;
+        let found = codec::select(&self.conn, &self.path, BY_NAME, [scope, name])?;
         Ok(self.keep_live(found).into_iter().next())
     }
 
     /// Every live container of `scope` named one of `names` or a replica
-    /// of a service named so, by service index: one statement, however
-    /// many names.
+    /// of a service named so, by service index. Two indexed lookups a name,
+    /// by the statements of [`lookup`](Self::lookup) and
+    /// [`service`](Self::service): a process prepares each once, where one
+    /// statement for every name (a `json_each` join) cost a fifth of a
+    /// precreate to prepare.
     pub fn find(&mut self, scope: &str, names: &[&str]) -> Result<Vec<Record>, Error> {
-        let found = codec::select(
-            &self.conn,
-            &self.path,
-            // Two indexed lookups (name, then service) joined: one `OR`
-            // of the two would make SQLite scan the whole scope.
-            "rowid IN (
-               SELECT rowid FROM containers WHERE scope = ?1 AND name IN (SELECT value FROM json_each(?2))
-               UNION SELECT rowid FROM containers WHERE scope = ?1 AND service IN (SELECT value FROM json_each(?2)))
-             ORDER BY svc_index",
-            params![scope, json(&names)],
-        )?;
+        let mut found: Vec<Record> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                continue;
+            }
+            for cond in [BY_NAME, BY_SERVICE] {
+                for rec in codec::select(&self.conn, &self.path, cond, [scope, name])? {
+                    if !found.iter().any(|r| r.id == rec.id) {
+                        found.push(rec);
+                    }
+                }
+            }
+        }
+        // Stable: replicas by index, containers outside a service first.
+        found.sort_by_key(|r| r.index);
         Ok(self.keep_live(found))
     }
 
@@ -383,12 +392,8 @@ impl Registry {
     /// The live replicas of `service` in `scope`, by index; stale ones are
     /// cleared.
     pub fn service(&mut self, scope: &str, service: &str) -> Result<Vec<Record>, Error> {
-        let found = codec::select(
-            &self.conn,
-            &self.path,
-            "scope = ?1 AND service = ?2 ORDER BY svc_index",
-            [scope, service],
-        )?;
+        let mut found = codec::select(&self.conn, &self.path, BY_SERVICE, [scope, service])?;
+        found.sort_by_key(|r| r.index);
         Ok(self.keep_live(found))
     }
 
@@ -599,7 +604,7 @@ mod tests {
     }
 
     #[test]
-    fn one_statement_finds_every_name_and_skips_the_missing() {
+    fn find_gives_every_name_once_and_skips_the_missing() {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(dir.path()).unwrap();
         reg.register(&rec("c1", "db"), None).unwrap();
@@ -625,6 +630,19 @@ mod tests {
         );
         assert!(reg.find("default", &["nosuch"]).unwrap().is_empty());
         assert!(reg.find("default", &[]).unwrap().is_empty());
+        // A replica asked for by its own name and by its service, and a
+        // name asked for twice: each record once.
+        let again: Vec<String> = reg
+            .find("default", &["r1", "web", "db", "db"])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect();
+        assert_eq!(again, ["c1", "r2", "r1"]);
+        assert!(
+            reg.find("other", &["db", "web"]).unwrap().is_empty(),
+            "another scope"
+        );
         assert_eq!(
             reg.lookup("default", "cache").unwrap(),
             None,

@@ -1,11 +1,11 @@
 //! Is a registered container still the process it was? pid, its start time
 //! and the boot id together say so.
 
-use std::fs;
+use crate::proc_file;
 
 /// The kernel's boot id: records from another boot are stale.
 pub fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+    proc_file::read_to_string("/proc/sys/kernel/random/boot_id")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
@@ -14,7 +14,7 @@ pub fn boot_id() -> String {
 /// `/proc/<pid>/stat`), or None when there is no such process or it has
 /// exited (a zombie waiting to be reaped is no running container).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = proc_file::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
     if matches!(fields.next(), Some("Z" | "X" | "x")) {

@@ -16,7 +16,8 @@
 //!                                    yet, with their scope and name: their hosts files
 //!                                    are kept from sweeps
 //!                      resources     things that are not containers
-//! registry.db-wal    SQLite's write-ahead log (and -shm, its index)
+//! registry.db-wal    SQLite's write-ahead log (and -shm, its index), kept
+//!                    between processes, empty once checkpointed
 //! registry.lock      writers take an flock on it (waiting at most the lock
 //!                    budget, `lock_timeout`), then a transaction
 //! registry.db.corrupt-<time>  a corrupt database `gc --repair` moved aside
@@ -86,6 +87,34 @@ pub struct Registry {
     read_only: bool,
 }
 
+/// Keep the write-ahead log and its index when the last connection
+/// closes (SQLite's `SQLITE_FCNTL_PERSIST_WAL`): every hook process is a
+/// short-lived last connection, which would otherwise create, fsync (with
+/// its directory) and delete `registry.db-wal` and `-shm` on each write.
+/// The close still checkpoints the log into the database; the bundled
+/// SQLite then truncates it (`SQLITE_DEFAULT_JOURNAL_SIZE_LIMIT=0`), so the
+/// next opener has no frames to replay. Best effort: a SQLite that ignores
+/// it deletes the files as before.
+pub(super) fn keep_wal(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    #[allow(unsafe_code)]
+    // SAFETY: `conn.handle()` is the live connection `conn` owns, used on
+    // this thread only for this call; "main" is a NUL-terminated name of
+    // its main database; PERSIST_WAL reads and writes one c_int through
+    // the pointer, which points at `on` for the whole call.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        log::debug!("the registry's write-ahead log is deleted on close (file control: {rc})");
+    }
+}
+
 impl Registry {
     /// The database file inside a state directory.
     pub fn db_path(state_dir: &Path) -> PathBuf {
@@ -119,6 +148,7 @@ impl Registry {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(&path, flags).map_err(&db)?;
         conn.busy_timeout(budget).map_err(&db)?;
+        keep_wal(&conn);
         let current = schema::version(&conn).map_err(&db)? == schema::VERSION;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(&db)?;
@@ -133,5 +163,52 @@ impl Registry {
             reg.migrate()?;
         }
         Ok(reg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Name;
+
+    #[test]
+    fn the_log_outlives_its_writer_checkpointed_and_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Registry::db_path(dir.path());
+        let wal = dir.path().join("registry.db-wal");
+        let (scope, name) = (
+            Name::parse("t", "default").unwrap(),
+            Name::parse("t", "web").unwrap(),
+        );
+        let mut reg = Registry::open(dir.path()).unwrap();
+        reg.hold_token("0123456789abcdef0123456789abcdef", &scope, &name)
+            .unwrap();
+        assert!(wal.exists(), "a write goes through the log");
+        drop(reg);
+        assert!(wal.exists(), "the last connection to close kept the log");
+        #[cfg(feature = "bundled-sqlite")]
+        assert_eq!(
+            wal.metadata().unwrap().len(),
+            0,
+            "checkpointed and truncated"
+        );
+        // The write reached the database itself: read without the log.
+        remove_log(&wal);
+        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let held: i64 = conn
+            .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(held, 1);
+        // And the next writer starts from the kept files.
+        drop(conn);
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.token_held("0123456789abcdef0123456789abcdef").unwrap());
+        reg.hold_token("fedcba9876543210fedcba9876543210", &scope, &name)
+            .unwrap();
+    }
+
+    fn remove_log(p: &Path) {
+        std::fs::remove_file(p).unwrap();
+        let _ = std::fs::remove_file(p.with_file_name("registry.db-shm"));
     }
 }
