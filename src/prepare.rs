@@ -427,6 +427,17 @@ fn hosts_text(config: &Config, ctx: &Context<'_>, lines: &[hosts::Line]) -> Stri
     hosts::render(&base, lines)
 }
 
+/// The path that names the file open as `file` itself.
+fn fd_path(file: &File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// Where the file open as `file` is, as the kernel names it.
+fn opened_at(file: &File) -> Option<PathBuf> {
+    std::fs::read_link(fd_path(file)).ok()
+}
+
 /// The content of the hosts file the config mounts already, when it is a
 /// regular file outside the container's rootfs (never through a symlink).
 fn base_hosts(config: &Config, ctx: &Context<'_>) -> Option<String> {
@@ -434,29 +445,37 @@ fn base_hosts(config: &Config, ctx: &Context<'_>) -> Option<String> {
     if !source.is_absolute() {
         return None;
     }
-    // Compare where both really are: a symlink on the way must not lead
-    // into the rootfs, which the container controls.
-    let source = std::fs::canonicalize(&source).ok()?;
     let root = config.root_path()?;
     let root = match (Path::new(&root).is_absolute(), ctx.bundle) {
         (true, _) => PathBuf::from(root),
         (false, Some(b)) => b.join(root),
         (false, None) => return None,
     };
-    if source.starts_with(std::fs::canonicalize(root).ok()?) {
+    // Take hold of the file first (O_PATH: opening nothing, so no device
+    // or FIFO is ever opened), then check what was taken hold of: a
+    // regular file, which the kernel places outside the rootfs (a symlink
+    // on the way must not lead into it: the container controls it). The
+    // text is read through that same hold, so no path is looked up twice.
+    let path_only = |path: &Path, flags: i32| {
+        File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | flags)
+            .open(path)
+            .ok()
+    };
+    let held = path_only(&source, libc::O_NOFOLLOW)?;
+    if !held.metadata().ok()?.is_file() {
         return None;
     }
-    if !std::fs::symlink_metadata(&source).ok()?.is_file() {
+    let root = path_only(&root, libc::O_DIRECTORY)?;
+    if opened_at(&held)?.starts_with(opened_at(&root)?) {
         return None;
     }
     let file = File::options()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&source)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(fd_path(&held))
         .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
     let mut text = String::new();
     file.take(1 << 20).read_to_string(&mut text).ok()?;
     Some(text)

@@ -747,6 +747,36 @@ fn a_fifo_at_the_netns_path_fails_poststart_at_once() {
     );
 }
 
+/// The hosts file precreate writes for a linker to `db` whose config
+/// mounts `base` over /etc/hosts, with its rootfs at `rootfs`.
+fn hosts_written_over(fx: &Fixture, rootfs: &Path, base: &Path) -> String {
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["root"]["path"] = json!(rootfs);
+    config["annotations"] = json!({"io.linkshim.name": "web", "io.linkshim.links": "db"});
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/etc/hosts", "type": "bind",
+                     "source": base, "options": ["rbind", "ro"]}));
+    let out = output_within(
+        fx.cmd(&["hook", "precreate"]),
+        &serde_json::to_vec(&config).unwrap(),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let prepared: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mount = prepared["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|m| m["destination"] == "/etc/hosts")
+        .unwrap()
+        .clone();
+    let text = std::fs::read_to_string(mount["source"].as_str().unwrap()).unwrap();
+    assert!(text.contains("\tdb "), "{text}");
+    text
+}
+
 /// precreate reads the hosts file the config mounts; once it has dropped
 /// its capabilities, file permissions alone decide what it may read.
 #[test]
@@ -765,29 +795,7 @@ fn precreate_reads_no_file_its_permissions_forbid() {
         std::fs::write(&base, "192.0.2.9\tsecret-marker\n").unwrap();
         std::os::unix::fs::chown(&base, Some(4321), Some(4321)).unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(mode)).unwrap();
-        let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
-        config["root"]["path"] = json!(rootfs);
-        config["annotations"] = json!({"io.linkshim.name": "web", "io.linkshim.links": "db"});
-        config["mounts"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"destination": "/etc/hosts", "type": "bind",
-                         "source": base, "options": ["rbind", "ro"]}));
-        let out = output_within(
-            fx.cmd(&["hook", "precreate"]),
-            &serde_json::to_vec(&config).unwrap(),
-            DEADLINE,
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let prepared: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mount = prepared["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .rfind(|m| m["destination"] == "/etc/hosts")
-            .unwrap()
-            .clone();
-        std::fs::read_to_string(mount["source"].as_str().unwrap()).unwrap()
+        hosts_written_over(&fx, &rootfs, &base)
     };
     let readable = hosts_of(0o644);
     assert!(
@@ -799,7 +807,71 @@ fn precreate_reads_no_file_its_permissions_forbid() {
         !private.contains("secret-marker"),
         "another user's private file must not be read: {private}"
     );
-    assert!(private.contains("\tdb "), "{private}");
+}
+
+/// The hosts file a config mounts is the base of the one precreate
+/// writes only when it is a regular file outside the rootfs, reached
+/// through no symlink into it (the container controls its rootfs); a
+/// FIFO or a device is never opened.
+#[test]
+fn precreate_bases_hosts_only_on_a_regular_file_outside_the_rootfs() {
+    use std::os::unix::fs::symlink;
+    let fx = Fixture::new();
+    register_target(&fx, "t1", "db", "5432", &[]);
+    let top = fx.dir.path();
+    let rootfs = top.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(rootfs.join("etc/hosts"), "192.0.2.66\tmarker-in-rootfs\n").unwrap();
+    std::fs::write(top.join("outside"), "192.0.2.9\tmarker-outside\n").unwrap();
+    symlink(&rootfs, top.join("into-rootfs")).unwrap();
+    symlink(top.join("outside"), top.join("link-to-outside")).unwrap();
+    nix::unistd::mkfifo(
+        &top.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let cases: [(&str, PathBuf, Option<&str>); 6] = [
+        (
+            "a regular file outside",
+            top.join("outside"),
+            Some("marker-outside"),
+        ),
+        ("the rootfs's own", rootfs.join("etc/hosts"), None),
+        (
+            "a directory symlink into the rootfs",
+            top.join("into-rootfs/etc/hosts"),
+            None,
+        ),
+        (
+            "a symlink as the file itself",
+            top.join("link-to-outside"),
+            None,
+        ),
+        (
+            "a FIFO (never opened: no writer, it would block)",
+            top.join("fifo"),
+            None,
+        ),
+        ("a character device", PathBuf::from("/dev/zero"), None),
+    ];
+    for (what, base, marker) in cases {
+        let text = hosts_written_over(&fx, &rootfs, &base);
+        let kept: Vec<&str> = ["marker-outside", "marker-in-rootfs"]
+            .into_iter()
+            .filter(|m| text.contains(m))
+            .collect();
+        assert_eq!(
+            kept,
+            marker.into_iter().collect::<Vec<_>>(),
+            "{what}: {text}"
+        );
+        if marker.is_none() {
+            assert!(
+                text.contains("localhost"),
+                "{what}: the default base instead: {text}"
+            );
+        }
+    }
 }
 
 /// poststart keeps no more than it needs, but what it needs: reading
