@@ -188,12 +188,15 @@ impl Config {
                 },
                 _ => io(e),
             })?;
-        if !file.metadata().map_err(io)?.is_file() {
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
             return Err(Error::NotRegular {
                 path: path.to_path_buf(),
             });
         }
-        let mut text = String::new();
+        // Room for the whole file and one byte more: two reads, where
+        // growing from nothing took one a doubling.
+        let mut text = String::with_capacity(meta.len().min(MAX_CONFIG) as usize + 1);
         file.take(MAX_CONFIG + 1)
             .read_to_string(&mut text)
             .map_err(io)?;
