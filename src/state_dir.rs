@@ -40,24 +40,32 @@ pub fn ensure(dir: &Path) -> Result<(), Error> {
             path: d.clone(),
             source,
         };
-        match fs::DirBuilder::new().mode(0o700).recursive(true).create(&d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
-                ) =>
-            {
-                return Err(Error::Create {
-                    path: d,
-                    uid: crate::user::Owner::current().uid,
-                    source: e,
-                });
+        // Looked at first: on every start but the first it is there, and
+        // one lstat says all (creating first cost a mkdir and two stats).
+        let meta = match fs::symlink_metadata(&d) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match fs::DirBuilder::new().mode(0o700).recursive(true).create(&d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+                        ) =>
+                    {
+                        return Err(Error::Create {
+                            path: d,
+                            uid: crate::user::Owner::current().uid,
+                            source: e,
+                        });
+                    }
+                    Err(e) => return Err(io(e)),
+                }
+                fs::symlink_metadata(&d).map_err(io)?
             }
             Err(e) => return Err(io(e)),
-        }
-        let meta = fs::symlink_metadata(&d).map_err(io)?;
+        };
         if meta.file_type().is_symlink() || !meta.is_dir() {
             return Err(Error::Unsafe {
                 path: d,
@@ -99,4 +107,40 @@ pub fn new_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(std::io::Error::from)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn ensure_makes_tightens_and_refuses() {
+        let top = tempfile::tempdir().unwrap();
+        // Missing, parents too: made, 0700, with hosts/.
+        let fresh = top.path().join("a/b/state");
+        ensure(&fresh).unwrap();
+        assert_eq!((mode(&fresh), mode(&hosts_dir(&fresh))), (0o700, 0o700));
+        // There, too open: tightened; there already: left as it is.
+        fs::set_permissions(&fresh, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure(&fresh).unwrap();
+        ensure(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        // A symlink to a good directory, a file, a symlink as hosts/: refused.
+        let link = top.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let file = top.path().join("file");
+        fs::write(&file, "").unwrap();
+        let bad_hosts = top.path().join("bad-hosts");
+        fs::create_dir(&bad_hosts).unwrap();
+        std::os::unix::fs::symlink(top.path(), hosts_dir(&bad_hosts)).unwrap();
+        for bad in [&link, &file, &bad_hosts] {
+            let err = ensure(bad).unwrap_err();
+            assert!(matches!(err, Error::Unsafe { .. }), "{}: {err}", bad.display());
+        }
+    }
 }
