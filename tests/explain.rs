@@ -9,31 +9,13 @@ use std::path::{Path, PathBuf};
 use linkshim::model::Name;
 use linkshim::registry::Record;
 use serde_json::{Value, json};
-use support::{Fixture, precreate, register_target, run_with_stdin};
+use support::{Fixture, precreate, register_target, run_with_stdin, snapshot};
 
 const FIXTURES: [&str; 3] = [
     "podman-4.3-config.json",
     "runc-1.1-spec.json",
     "crun-1.8-spec.json",
 ];
-
-/// Every file under `dir` and its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A registry with a target, a service replica and a stale record (which
 /// a writer would clear, and a dry run must not).

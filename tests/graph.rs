@@ -9,7 +9,7 @@ use std::process::Command;
 
 use linkshim::model::{Name, Template};
 use linkshim::registry::Record;
-use support::Fixture;
+use support::{Fixture, snapshot};
 
 /// A fixed topology: a service `web` of two replicas linking to `db`, a
 /// `proxy` linking to the service, to a URL target (`cache`), to a resource
@@ -265,20 +265,3 @@ fn graph_and_inspect_write_nothing() {
     assert!(!empty.state.exists(), "no state directory is created");
 }
 
-/// Every file under `dir` and its bytes.
-pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}

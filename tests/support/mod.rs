@@ -120,3 +120,28 @@ pub fn output_within(mut cmd: Command, input: &[u8], secs: u64) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// Every file under `dir` with its bytes, sorted by path: what a command
+/// that must write nothing leaves as it found. The bytes of SQLite's
+/// `-shm` are left out (its name is kept): that is the write-ahead log's
+/// index in shared memory, which the first connection to open the
+/// registry rebuilds in place, a reader's too; it holds no registry data
+/// (the database and its log do).
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with("-shm") {
+                out.push((p, Vec::new()));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
