@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use linkshim::model::Name;
 use linkshim::registry::Record;
