@@ -130,6 +130,13 @@ pub fn add_hooks(
 ) {
     let exe = exe.to_string_lossy();
     let state = state_dir.to_string_lossy();
+    let mut env = vec![HOOK_PATH.to_string()];
+    env.extend(crate::logging::for_hooks().map(|l| format!("{}={l}", crate::logging::LEVEL_ENV)));
+    // The config file this prepare read, when not the default: the hooks
+    // must use the same registry.
+    env.extend(
+        crate::settings::config_for_hooks().map(|c| format!("{}={c}", crate::settings::CONFIG_ENV)),
+    );
     let hook = |stage: &str| {
         let mut args = vec![
             HOOK_MARK[0].to_string(),
@@ -150,16 +157,6 @@ pub fn add_hooks(
         // No "timeout": crun 1.8 then waits for the hook with sigtimedwait
         // and can miss its exit when the container's process exits at the
         // same moment (a 30 s hang); without one it uses waitpid.
-        let mut env = vec![HOOK_PATH.to_string()];
-        env.extend(
-            crate::logging::for_hooks().map(|l| format!("{}={l}", crate::logging::LEVEL_ENV)),
-        );
-        // The config file this prepare read, when not the default: the
-        // hooks must use the same registry.
-        env.extend(
-            crate::settings::config_for_hooks()
-                .map(|c| format!("{}={c}", crate::settings::CONFIG_ENV)),
-        );
         json!({ "path": exe, "args": args, "env": env })
     };
     for stage in ["poststart", "poststop"] {

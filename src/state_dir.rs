@@ -140,7 +140,11 @@ mod tests {
         std::os::unix::fs::symlink(top.path(), hosts_dir(&bad_hosts)).unwrap();
         for bad in [&link, &file, &bad_hosts] {
             let err = ensure(bad).unwrap_err();
-            assert!(matches!(err, Error::Unsafe { .. }), "{}: {err}", bad.display());
+            assert!(
+                matches!(err, Error::Unsafe { .. }),
+                "{}: {err}",
+                bad.display()
+            );
         }
     }
 }

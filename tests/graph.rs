@@ -264,4 +264,3 @@ fn graph_and_inspect_write_nothing() {
     assert!(out.stdout.is_empty());
     assert!(!empty.state.exists(), "no state directory is created");
 }
-
