@@ -19,7 +19,7 @@
 //! (41) on every hook start; the test below execs a program as root to
 //! show what it is left with.
 
-use caps::{CapSet, Capability, CapsHashSet};
+use caps::{CapSet, Capability};
 
 /// Why privileges could not be dropped.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,8 @@ pub enum Error {
         #[source]
         source: caps::errors::CapsError,
     },
+    #[error("cannot change this thread's capabilities (capget/capset)")]
+    Sets(#[source] std::io::Error),
     #[error("cannot set no-new-privs")]
     NoNewPrivs(#[source] nix::Error),
 }
@@ -39,16 +41,90 @@ pub enum Error {
 /// is not gained, by an exec either.
 pub fn keep_only(keep: &[Capability]) -> Result<(), Error> {
     nix::sys::prctl::set_no_new_privs().map_err(Error::NoNewPrivs)?;
-    let keep: CapsHashSet = keep.iter().copied().collect();
-    let err = |set| move |source| Error::Caps { set, source };
-    caps::clear(None, CapSet::Ambient).map_err(err(CapSet::Ambient))?;
-    caps::clear(None, CapSet::Inheritable).map_err(err(CapSet::Inheritable))?;
-    for set in [CapSet::Effective, CapSet::Permitted] {
-        let held = caps::read(None, set).map_err(err(set))?;
-        let kept: CapsHashSet = held.intersection(&keep).copied().collect();
-        caps::set(None, set, &kept).map_err(err(set))?;
+    caps::clear(None, CapSet::Ambient).map_err(|source| Error::Caps {
+        set: CapSet::Ambient,
+        source,
+    })?;
+    let keep = keep.iter().fold(0u64, |m, c| m | c.bitmask());
+    let held = sets::get().map_err(Error::Sets)?;
+    sets::set(sets::Sets {
+        effective: held.effective & keep,
+        permitted: held.permitted & keep,
+        inheritable: 0,
+    })
+    .map_err(Error::Sets)
+}
+
+/// This thread's effective, permitted and inheritable sets, read and
+/// written whole: one capget(2) and one capset(2) for what the `caps`
+/// crate, a set at a time, took seven calls.
+mod sets {
+    /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, in two 32-bit halves.
+    const VERSION_3: u32 = 0x2008_0522;
+
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
     }
-    Ok(())
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    pub struct Sets {
+        pub effective: u64,
+        pub permitted: u64,
+        pub inheritable: u64,
+    }
+
+    pub fn get() -> std::io::Result<Sets> {
+        let mut header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut data = [Data::default(); 2];
+        #[allow(unsafe_code)]
+        // SAFETY: capget reads the header and writes two `Data` (the
+        // version-3 layout) through pointers to these locals, which live
+        // for the whole call.
+        let rc = unsafe { libc::syscall(libc::SYS_capget, &raw mut header, data.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let whole = |f: fn(&Data) -> u32| u64::from(f(&data[0])) | u64::from(f(&data[1])) << 32;
+        Ok(Sets {
+            effective: whole(|d| d.effective),
+            permitted: whole(|d| d.permitted),
+            inheritable: whole(|d| d.inheritable),
+        })
+    }
+
+    pub fn set(sets: Sets) -> std::io::Result<()> {
+        let mut header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let half = |v: u64, high: bool| (if high { v >> 32 } else { v }) as u32;
+        let data = [false, true].map(|high| Data {
+            effective: half(sets.effective, high),
+            permitted: half(sets.permitted, high),
+            inheritable: half(sets.inheritable, high),
+        });
+        #[allow(unsafe_code)]
+        // SAFETY: capset reads the header and two `Data` (the version-3
+        // layout) through pointers to these locals, which live for the
+        // whole call.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &raw mut header, data.as_ptr()) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 /// What reading the addresses of the network namespace at `netns` needs
@@ -141,6 +217,34 @@ mod tests {
         assert_eq!(thread, want, "the thread ({FIELDS:?})");
         assert_eq!(exec, want, "a program it execs as root ({FIELDS:?})");
         assert_ne!(status()[0], none, "other threads keep theirs");
+    }
+
+    #[test]
+    fn the_sets_read_whole_are_what_the_kernel_reports() {
+        let (thread, read) = std::thread::spawn(|| {
+            // One capability above bit 31 kept, so both halves are seen.
+            if nix::unistd::geteuid().is_root() {
+                keep_only(&[Capability::CAP_SYS_ADMIN, Capability::CAP_BPF]).unwrap();
+            }
+            (status(), sets::get().unwrap())
+        })
+        .join()
+        .unwrap();
+        let hex = |v: u64| format!("{v:016x}");
+        assert_eq!(
+            [
+                hex(read.effective),
+                hex(read.permitted),
+                hex(read.inheritable)
+            ],
+            [&*thread[0], &thread[1], &thread[2]]
+        );
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                thread[0],
+                mask(&[Capability::CAP_SYS_ADMIN, Capability::CAP_BPF])
+            );
+        }
     }
 
     #[test]
