@@ -72,6 +72,13 @@ enum Field {
         text: Box<RawValue>,
         tree: OnceCell<Value>,
     },
+    /// An object kept as the text of each member: `linux`, whose
+    /// `namespaces` linkshim reads, is gone through once, not a second
+    /// time past its seccomp filter to find them.
+    Members {
+        members: IndexMap<String, Box<RawValue>>,
+        tree: OnceCell<Value>,
+    },
     Parsed(Value),
 }
 
@@ -79,6 +86,7 @@ impl Serialize for Field {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Field::Raw { text, .. } => text.serialize(s),
+            Field::Members { members, .. } => members.serialize(s),
             Field::Parsed(v) => v.serialize(s),
         }
     }
@@ -98,11 +106,26 @@ impl Field {
         }
     }
 
+    /// The tree of a field that is still text.
+    fn parse(&self) -> Value {
+        let text = |t: &RawValue| serde_json::from_str(t.get()).unwrap_or(Value::Null);
+        match self {
+            Field::Raw { text: t, .. } => text(t),
+            Field::Members { members, .. } => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), text(v)))
+                    .collect(),
+            ),
+            Field::Parsed(v) => v.clone(),
+        }
+    }
+
     /// The field as a tree (parsed on the first read when it is still text).
     fn value(&self) -> &Value {
         match self {
-            Field::Raw { text, tree } => {
-                tree.get_or_init(|| serde_json::from_str(text.get()).unwrap_or(Value::Null))
+            Field::Raw { tree, .. } | Field::Members { tree, .. } => {
+                tree.get_or_init(|| self.parse())
             }
             Field::Parsed(v) => v,
         }
@@ -110,16 +133,53 @@ impl Field {
 
     /// The field as a tree to edit.
     fn value_mut(&mut self) -> &mut Value {
-        if let Field::Raw { text, tree } = self {
-            let tree = tree
-                .take()
-                .unwrap_or_else(|| serde_json::from_str(text.get()).unwrap_or(Value::Null));
+        if let Field::Raw { tree, .. } | Field::Members { tree, .. } = self {
+            let tree = tree.take().unwrap_or_else(|| self.parse());
             *self = Field::Parsed(tree);
         }
         match self {
             Field::Parsed(v) => v,
-            Field::Raw { .. } => unreachable!("just parsed"),
+            _ => unreachable!("just parsed"),
         }
+    }
+}
+
+/// A config's top-level fields, read in one pass: each kept as its text,
+/// `linux` as the text of each of its members (`null` as it is).
+struct TopLevel(IndexMap<String, Field>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TopLevel, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TopLevel;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevel, A::Error> {
+                let mut fields = IndexMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let field = if key == "linux" {
+                        match map.next_value::<Option<IndexMap<String, Box<RawValue>>>>()? {
+                            Some(members) => Field::Members {
+                                members,
+                                tree: OnceCell::new(),
+                            },
+                            None => Field::Parsed(Value::Null),
+                        }
+                    } else {
+                        Field::raw(map.next_value()?)
+                    };
+                    // A key given twice: the last value, in the first place.
+                    fields.insert(key, field);
+                }
+                Ok(TopLevel(fields))
+            }
+        }
+        d.deserialize_map(Fields)
     }
 }
 
@@ -149,17 +209,13 @@ impl PartialEq for Config {
 impl Config {
     /// Parse a config from text; `what` names it in errors.
     pub fn parse(text: &str, what: &Path) -> Result<Config, Error> {
-        let fields: IndexMap<String, Box<RawValue>> =
-            serde_json::from_str(text).map_err(|source| Error::Json {
-                path: what.to_path_buf(),
-                source,
-            })?;
+        let TopLevel(fields) = serde_json::from_str(text).map_err(|source| Error::Json {
+            path: what.to_path_buf(),
+            source,
+        })?;
         Ok(Config {
             namespaces: OnceCell::new(),
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k, Field::raw(v)))
-                .collect(),
+            fields,
         })
     }
 
@@ -334,6 +390,9 @@ impl Config {
             namespaces: Option<Vec<Namespace>>,
         }
         match self.fields.get("linux")? {
+            Field::Members { members, tree } if tree.get().is_none() => {
+                serde_json::from_str(members.get("namespaces")?.get()).ok()
+            }
             Field::Raw { text, tree } if tree.get().is_none() => {
                 serde_json::from_str::<Linux>(text.get()).ok()?.namespaces
             }
@@ -427,4 +486,53 @@ pub fn write_file_atomic(
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: &Value) -> Result<Config, Error> {
+        Config::parse(&v.to_string(), Path::new("t"))
+    }
+
+    #[test]
+    fn linux_is_read_once_and_copied_through_whole() {
+        let net = |p: &str| json!({"type": "network", "path": p});
+        let cases = [
+            // What a runtime writes: the namespaces after a long filter,
+            // and a key named so deeper down, which is not them.
+            (
+                json!({"ociVersion": "1.0.2", "linux": {
+                    "seccomp": {"syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]},
+                    "sysctl": {"namespaces": "not these"},
+                    "namespaces": [{"type": "pid"}, net("/run/netns/a")],
+                    "maskedPaths": ["/proc/kcore"]}}),
+                Some("/run/netns/a"),
+            ),
+            (json!({"linux": {"namespaces": [{"type": "network"}]}}), None),
+            (json!({"linux": {"namespaces": null}}), None),
+            (json!({"linux": {"namespaces": "a string"}}), None),
+            (json!({"linux": {}}), None),
+            (json!({"linux": null}), None),
+            (json!({"process": {}}), None),
+        ];
+        for (config, netns) in cases {
+            let parsed = parse(&config).unwrap();
+            assert_eq!(parsed.netns_path().as_deref(), netns.map(Path::new), "{config}");
+            let out: Value = serde_json::from_slice(&parsed.to_vec()).unwrap();
+            assert_eq!(out, config, "copied through unchanged");
+            assert_eq!(parsed.to_value(), config);
+        }
+        // Given twice, the last is the one (as a runtime reads it).
+        let twice = r#"{"linux": {"namespaces": [{"type": "network", "path": "/first"}]},
+                        "linux": {"namespaces": [{"type": "network", "path": "/last"}]}}"#;
+        let parsed = Config::parse(twice, Path::new("t")).unwrap();
+        assert_eq!(parsed.netns_path().as_deref(), Some(Path::new("/last")));
+        // Not an object: no runtime takes it, neither does linkshim.
+        for bad in [json!({"linux": 5}), json!({"linux": ["a"]}), json!([1])] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
+    }
 }
