@@ -11,7 +11,11 @@
 //! and stdout is flushed. SIGPIPE keeps its default, as the runtime the
 //! wrapper becomes expects; std reads the arguments before `main` either way.
 
-#![no_main]
+// A test harness built from this file (`cargo test --bins`) brings its own
+// `main`; the binary has no unit tests of its own (they are the library's
+// and tests/'s), so there the functions below are unused.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -24,6 +28,7 @@ const FAILURE: ExitCode = 1;
 const PANICKED: ExitCode = 101;
 
 /// The process's entry point, which glibc's start code calls.
+#[cfg(not(test))]
 #[allow(unsafe_code)]
 // SAFETY (of `no_mangle`): this is the one `main` symbol of the binary,
 // with the C signature the start code calls it with.

@@ -111,12 +111,9 @@ impl Field {
         let text = |t: &RawValue| serde_json::from_str(t.get()).unwrap_or(Value::Null);
         match self {
             Field::Raw { text: t, .. } => text(t),
-            Field::Members { members, .. } => Value::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| (k.clone(), text(v)))
-                    .collect(),
-            ),
+            Field::Members { members, .. } => {
+                Value::Object(members.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            }
             Field::Parsed(v) => v.clone(),
         }
     }
@@ -511,7 +508,10 @@ mod tests {
                     "maskedPaths": ["/proc/kcore"]}}),
                 Some("/run/netns/a"),
             ),
-            (json!({"linux": {"namespaces": [{"type": "network"}]}}), None),
+            (
+                json!({"linux": {"namespaces": [{"type": "network"}]}}),
+                None,
+            ),
             (json!({"linux": {"namespaces": null}}), None),
             (json!({"linux": {"namespaces": "a string"}}), None),
             (json!({"linux": {}}), None),
@@ -520,7 +520,11 @@ mod tests {
         ];
         for (config, netns) in cases {
             let parsed = parse(&config).unwrap();
-            assert_eq!(parsed.netns_path().as_deref(), netns.map(Path::new), "{config}");
+            assert_eq!(
+                parsed.netns_path().as_deref(),
+                netns.map(Path::new),
+                "{config}"
+            );
             let out: Value = serde_json::from_slice(&parsed.to_vec()).unwrap();
             assert_eq!(out, config, "copied through unchanged");
             assert_eq!(parsed.to_value(), config);
