@@ -26,6 +26,19 @@ pub struct LinkerOutput {
 }
 
 impl LinkerOutput {
+    /// What the linker run `out` printed; the run must have succeeded
+    /// (`context`: what else to show when it did not, engine logs).
+    pub fn of_run(out: &std::process::Output, context: &str) -> LinkerOutput {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "linker failed: {}\nstdout: {stdout}\nstderr: {}\n{context}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+        );
+        LinkerOutput::parse(&stdout)
+    }
+
     /// Splits the linker's stdout at its two `---` lines.
     pub fn parse(stdout: &str) -> LinkerOutput {
         let parts: Vec<&str> = stdout.splitn(3, "---\n").collect();

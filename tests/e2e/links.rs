@@ -200,15 +200,7 @@ pub fn scenario(engine: Engine) {
         ],
         &["sh", "-c", &linker_script("db", 3306)],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "linker failed: {}\nstdout: {stdout}\nstderr: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        rig.diagnostics()
-    );
-    let seen = LinkerOutput::parse(&stdout);
+    let seen = LinkerOutput::of_run(&out, &rig.diagnostics());
     let (want, ports) = docker_link_env("DB", "webapp", "db", &ip, own_env);
     seen.assert_link_env("DB", &want, &ports);
     seen.assert_hosts_line(&ip, &format!("db {} mysql_server", rig.target_host(&id)));
@@ -834,14 +826,7 @@ pub fn foreground_target(runtime: &'static str) {
         ],
         &["sh", "-c", &linker_script("db", 3306)],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "linker failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen = LinkerOutput::parse(&stdout);
+    let seen = LinkerOutput::of_run(&out, &rig.diagnostics());
     // runc_bundle gives the target its bundle's name as hostname.
     seen.assert_hosts_line(&ip, "db fg-target fg_server");
     assert_eq!(seen.fetched, "linkshim-ok\n", "wget through the alias `db`");

@@ -83,12 +83,11 @@ struct Read {
 }
 
 impl EtcdStore {
-    /// The live records (of any host), with their tokens, that have a
-    /// link in `scope` whose target `names` accepts.
+    /// The live records (of any host), with their tokens, that `wanted`
+    /// takes: one scan behind every question about linkers.
     fn live_linkers(
         &self,
-        scope: &str,
-        names: impl Fn(&str) -> bool,
+        wanted: impl Fn(&Record) -> bool,
     ) -> Result<Vec<(Record, String)>, Error> {
         let reads = self.decode_all(self.client.prefix(&self.keys.ids())?)?;
         Ok(reads
@@ -97,13 +96,22 @@ impl EtcdStore {
             .filter_map(|r| {
                 let token = r.holder.token()?.to_string();
                 let rec = r.holder.record()?.clone();
-                let links_here = rec.links.iter().any(|l| {
-                    l.scope.as_ref().unwrap_or(&rec.scope).as_str() == scope
-                        && names(l.target.as_str())
-                });
-                links_here.then_some((rec, token))
+                wanted(&rec).then_some((rec, token))
             })
             .collect())
+    }
+
+    /// The live records with a link in `scope` whose target `names` accepts.
+    fn linkers_in(
+        &self,
+        scope: &str,
+        names: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(Record, String)>, Error> {
+        self.live_linkers(|rec| {
+            rec.links.iter().any(|l| {
+                l.scope.as_ref().unwrap_or(&rec.scope).as_str() == scope && names(l.target.as_str())
+            })
+        })
     }
 
     /// A store for `settings`; nothing is asked of the cluster yet.
@@ -699,11 +707,11 @@ impl Store for EtcdStore {
         scope: &str,
         targets: &[&str],
     ) -> Result<Vec<(Record, String)>, Error> {
-        self.live_linkers(scope, |target| targets.contains(&target))
+        self.linkers_in(scope, |target| targets.contains(&target))
     }
 
     fn linkers_by_id(&mut self, scope: &str, id: &str) -> Result<Vec<(Record, String)>, Error> {
-        self.live_linkers(scope, |target| id.starts_with(target))
+        self.linkers_in(scope, |target| id.starts_with(target))
     }
 
     fn find_by_id(&mut self, scope: &str, prefix: &str) -> Result<Vec<Record>, Error> {
@@ -966,16 +974,7 @@ impl EtcdStore {
     /// Every live linker of this host with its hosts token: what `linkshim
     /// watch` renders again when it catches up.
     pub fn local_linkers(&self) -> Result<Vec<(Record, String)>, Error> {
-        let reads = self.decode_all(self.client.prefix(&self.keys.ids())?)?;
-        Ok(reads
-            .into_iter()
-            .filter(|r| self.is_live(&r.holder))
-            .filter_map(|r| {
-                let token = r.holder.token()?.to_string();
-                let rec = r.holder.record()?.clone();
-                (!rec.links.is_empty()).then_some((rec, token))
-            })
-            .collect())
+        self.live_linkers(|rec| !rec.links.is_empty())
     }
 
     fn resource_of(&self, kv: Kv) -> Result<Resource, Error> {
