@@ -37,45 +37,61 @@ pub struct DirFlags {
     pub persist_dir: Option<PathBuf>,
 }
 
-/// `linkshim hook STAGE` alone: what runs on every container start and
-/// stop. clap builds the whole command line (every subcommand, its flags
-/// and help) before parsing; this one is a small part of it.
-#[derive(Debug, Parser)]
-#[command(name = "linkshim")]
-struct HookCli {
-    #[command(flatten)]
-    dirs: DirFlags,
-    #[command(subcommand)]
-    hook: HookOnly,
-}
-
-#[derive(Debug, Subcommand)]
-enum HookOnly {
-    Hook {
-        #[command(subcommand)]
-        stage: Stage,
-    },
-}
-
 impl Cli {
     /// Parse `argv` (clap's errors, help and version exit here). A hook's
-    /// command line is parsed the short way; anything that way cannot
-    /// take (help, a typo) goes through the whole command line, so the
-    /// output is the same.
+    /// command line is read the short way ([`hook_line`]); anything that
+    /// way does not take (help, a typo) goes to clap, so the outcome is the
+    /// same.
     pub fn parse_argv(argv: Vec<OsString>) -> Cli {
-        if argv.iter().skip(1).any(|a| a == "hook")
-            && let Ok(HookCli {
-                dirs,
-                hook: HookOnly::Hook { stage },
-            }) = HookCli::try_parse_from(&argv)
-        {
-            return Cli {
-                dirs,
-                command: Command::Hook { stage },
-            };
-        }
-        Cli::parse_from(argv)
+        hook_line(&argv).unwrap_or_else(|| Cli::parse_from(argv))
     }
+}
+
+/// `linkshim [DIRS] hook STAGE [DIRS] [--token TOKEN]`, read with lexopt:
+/// the command line of every hook run on a container's create, start and
+/// stop, as linkshim or a hooks.d file writes it. clap builds the whole
+/// command line (every subcommand, its flags and help) before it parses
+/// one, which was a tenth of a hook's run. None for anything else, and for
+/// anything unusual (a flag given twice, `--`, an empty value or one that
+/// starts with `-`, a short flag, a word too many): clap reads those.
+fn hook_line(argv: &[OsString]) -> Option<Cli> {
+    use lexopt::prelude::*;
+    if argv.iter().skip(1).any(|a| a == "--") {
+        return None;
+    }
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        slot.is_none().then(|| *slot = Some(value))
+    }
+    let mut dirs = DirFlags::default();
+    let (mut hook, mut stage, mut token) = (false, None::<String>, None::<String>);
+    let mut line = lexopt::Parser::from_args(argv.iter().skip(1));
+    while let Some(arg) = line.next().ok()? {
+        let value = |line: &mut lexopt::Parser| {
+            line.value()
+                .ok()
+                .filter(|v| !v.is_empty() && !v.as_encoded_bytes().starts_with(b"-"))
+        };
+        match arg {
+            Long("state-dir") => once(&mut dirs.state_dir, value(&mut line)?.into())?,
+            Long("persist-dir") => once(&mut dirs.persist_dir, value(&mut line)?.into())?,
+            Long("token") if stage.as_deref() == Some("poststop") => {
+                once(&mut token, value(&mut line)?.into_string().ok()?)?
+            }
+            Value(v) if !hook && v == "hook" => hook = true,
+            Value(v) if hook && stage.is_none() => stage = Some(v.into_string().ok()?),
+            _ => return None,
+        }
+    }
+    let stage = match stage?.as_str() {
+        "precreate" => Stage::Precreate,
+        "poststart" => Stage::Poststart,
+        "poststop" => Stage::Poststop { token },
+        _ => return None,
+    };
+    Some(Cli {
+        dirs,
+        command: Command::Hook { stage },
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +348,21 @@ mod tests {
                 "0123456789abcdef0123456789abcdef",
             ],
             &["linkshim", "hook", "poststop"],
+            &[
+                "linkshim",
+                "hook",
+                "poststart",
+                "--persist-dir=/p",
+                "--state-dir",
+                "/s",
+            ],
+            &[
+                "linkshim",
+                "hook",
+                "poststop",
+                "--token=t",
+                "--state-dir=/s",
+            ],
             // Not a hook: a flag's value, or another subcommand.
             &["linkshim", "--state-dir", "hook", "ls"],
             &["linkshim", "ls", "--state-dir", "hook"],
@@ -349,13 +380,65 @@ mod tests {
 
     #[test]
     fn what_the_short_way_refuses_goes_to_the_whole_command_line() {
+        // Refused by both.
         for line in [
             &["linkshim", "hook", "precreate", "--bogus"][..],
             &["linkshim", "hook", "nostage"],
             &["linkshim", "hook", "--help"],
+            &["linkshim", "hook", "precreate", "extra"],
+            &["linkshim", "hook", "precreate", "--token", "t"],
+            &["linkshim", "hook", "--token", "t", "poststop"],
+            &["linkshim", "hook", "precreate", "--state-dir"],
+            &[
+                "linkshim",
+                "hook",
+                "precreate",
+                "--state-dir",
+                "--persist-dir",
+                "/p",
+            ],
+            &["linkshim", "hook", "-h"],
+            &["linkshim", "precreate"],
         ] {
-            assert!(HookCli::try_parse_from(line).is_err(), "{line:?}");
+            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            assert!(hook_line(&argv).is_none(), "{line:?}");
             assert!(Cli::try_parse_from(line).is_err(), "{line:?}");
         }
+        // Left to clap, whatever it makes of them.
+        for line in [
+            &["linkshim", "hook", "--", "precreate"][..],
+            &[
+                "linkshim",
+                "--state-dir",
+                "/a",
+                "hook",
+                "precreate",
+                "--state-dir",
+                "/b",
+            ],
+            &["linkshim", "--state-dir=", "hook", "precreate"],
+            &["linkshim", "--state-dir=-x", "hook", "precreate"],
+            &["linkshim", "ls"],
+            &["linkshim", "hook"],
+        ] {
+            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            assert!(hook_line(&argv).is_none(), "{line:?}");
+        }
+        // Not UTF-8: a directory may be, a token may not.
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'/', 0xff]);
+        let dir = ["linkshim", "hook", "poststart", "--state-dir"]
+            .map(OsString::from)
+            .into_iter()
+            .chain([bad()])
+            .collect::<Vec<_>>();
+        assert!(hook_line(&dir).is_some());
+        let token = ["linkshim", "hook", "poststop", "--token"]
+            .map(OsString::from)
+            .into_iter()
+            .chain([bad()])
+            .collect::<Vec<_>>();
+        assert!(hook_line(&token).is_none());
+        assert!(Cli::try_parse_from(&token).is_err());
     }
 }
