@@ -285,6 +285,21 @@ pub fn prepare_in(
         Mode::DryRun => registry::open_read_only(ctx.state_dir),
     }
     .map_err(reg_err)?;
+    // One transaction from here to the hold, when the container will
+    // write (a hosts file to hold, a slot) and the lock is free now: the
+    // lock is taken once (not once for each read, again for the slot and
+    // again for the hold), the name's check, the slot and the hold see one
+    // state, and a failure leaves none of them. Not when a link waits for
+    // its target: that target's start must be able to register meanwhile.
+    let writes = !request.links.is_empty() || request.service.is_some();
+    let waits = request
+        .links
+        .iter()
+        .any(|l| matches!(l.policy, crate::model::StartPolicy::Wait(_)));
+    if apply && writes && !waits {
+        let one = reg.begin();
+        debug!("container {container:?}: one registry transaction: {one}");
+    }
     let carried = choose_token(
         &mut *reg,
         annotations.get(modify::TOKEN),
@@ -374,6 +389,7 @@ pub fn prepare_in(
         reg.hold_token(&token, &request.scope, &request.name)
             .map_err(reg_err)?;
     }
+    reg.commit().map_err(reg_err)?;
     drop(reg);
     modify::undo(config);
     env.extend(rendered.env);

@@ -85,6 +85,9 @@ pub struct Registry {
     budget: Duration,
     /// Opened with [`Registry::open_read_only`]: every write fails.
     read_only: bool,
+    /// The write lock, while one transaction spans several operations
+    /// ([`Registry::begin`]).
+    batch: Option<write::WriteLock>,
 }
 
 /// Keep the write-ahead log and its index when the last connection
@@ -161,6 +164,7 @@ impl Registry {
             live: Liveness::current(),
             budget,
             read_only: false,
+            batch: None,
         };
         if !current {
             reg.migrate()?;

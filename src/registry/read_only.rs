@@ -60,6 +60,7 @@ impl Registry {
             live: Liveness::current(),
             budget: lock::budget(),
             read_only: true,
+            batch: None,
         })
     }
 }

@@ -112,6 +112,17 @@ pub trait Store {
     /// What this store is, for messages: the database's path, or the
     /// etcd endpoints and prefix.
     fn describe(&self) -> String;
+    /// Make every operation until [`commit`](Store::commit) one
+    /// transaction, under the write lock, when that lock is free now: it
+    /// reads one state, and nothing of it stays unless `commit` succeeds.
+    /// True when it did; etcd's operations are each their own transaction.
+    fn begin(&mut self) -> bool {
+        false
+    }
+    /// Commit what was done since [`begin`](Store::begin).
+    fn commit(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 impl Store for Registry {
@@ -225,5 +236,11 @@ impl Store for Registry {
     }
     fn describe(&self) -> String {
         self.path().display().to_string()
+    }
+    fn begin(&mut self) -> bool {
+        Registry::begin(self)
+    }
+    fn commit(&mut self) -> Result<(), Error> {
+        Registry::commit(self)
     }
 }

@@ -1,6 +1,11 @@
 //! The one way to write: an `flock` on the lock file (within the lock
 //! budget, see `lock`), then an IMMEDIATE transaction, committed when the
 //! work succeeds and rolled back otherwise.
+//!
+//! Several operations may share one transaction ([`Registry::begin`] ..
+//! [`Registry::commit`]): the lock is taken once, every read sees one
+//! state, and each write inside is a savepoint, undone alone when it
+//! fails. Nothing of it stays unless `commit` succeeds.
 
 use std::path::Path;
 use std::time::Duration;
@@ -48,6 +53,9 @@ impl Registry {
         &mut self,
         work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if self.batch.is_some() {
+            return self.write_in_batch(work);
+        }
         let lock = self.lock()?;
         self.write_locked(&lock, work)
     }
@@ -58,8 +66,58 @@ impl Registry {
         &mut self,
         work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if self.batch.is_some() {
+            return self.write_in_batch(work);
+        }
         let lock = self.lock_within(Duration::ZERO)?;
         self.write_locked(&lock, work)
+    }
+
+    /// Begin one transaction for every operation until [`commit`](Self::commit),
+    /// when the write lock is free now; true when it did. Never a wait
+    /// here: under a held lock each operation goes on alone, and the write
+    /// that needs the lock waits for it within the budget. Dropping the
+    /// registry before `commit` keeps nothing of the transaction.
+    pub fn begin(&mut self) -> bool {
+        if self.batch.is_some() {
+            return true;
+        }
+        let Ok(lock) = self.lock_within(Duration::ZERO) else {
+            return false;
+        };
+        match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => self.batch = Some(lock),
+            Err(e) => log::debug!("{}: one transaction not begun: {e}", self.path.display()),
+        }
+        self.batch.is_some()
+    }
+
+    /// Commit what was done since [`begin`](Self::begin), and let the lock go.
+    pub fn commit(&mut self) -> Result<(), Error> {
+        if self.batch.is_none() {
+            return Ok(());
+        }
+        let done = self.conn.execute_batch("COMMIT").map_err(db(&self.path));
+        if done.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.batch = None;
+        done
+    }
+
+    /// `write` inside the transaction of [`begin`](Self::begin): a savepoint.
+    fn write_in_batch<T>(
+        &mut self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let sp = self.conn.savepoint().map_err(db(&self.path))?;
+        let out = work(&Tx {
+            conn: &sp,
+            path: &self.path,
+            live: &self.live,
+        })?;
+        sp.commit().map_err(db(&self.path))?;
+        Ok(out)
     }
 
     /// `write`, for a caller that holds the write lock already.
@@ -79,5 +137,92 @@ impl Registry {
         })?;
         tx.commit().map_err(db(&self.path))?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Name;
+
+    const A: &str = "0123456789abcdef0123456789abcdef";
+    const B: &str = "fedcba9876543210fedcba9876543210";
+
+    fn names() -> (Name, Name) {
+        (
+            Name::parse("t", "default").unwrap(),
+            Name::parse("t", "web").unwrap(),
+        )
+    }
+
+    #[test]
+    fn one_transaction_shows_nothing_before_its_commit_and_keeps_nothing_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scope, name) = names();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        let mut other = Registry::open_within(dir.path(), Duration::ZERO).unwrap();
+        assert!(reg.begin());
+        reg.hold_token(A, &scope, &name).unwrap();
+        assert!(reg.token_held(A).unwrap(), "it reads its own writes");
+        assert!(!other.token_held(A).unwrap(), "no one else sees them yet");
+        let err = other.hold_token(B, &scope, &name).unwrap_err();
+        assert!(err.to_string().contains("lock"), "{err}");
+        reg.commit().unwrap();
+        assert!(other.token_held(A).unwrap(), "committed");
+        other.hold_token(B, &scope, &name).unwrap();
+
+        // Dropped before its commit: nothing stays, and the lock is free.
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.begin());
+        reg.hold_token("00000000000000000000000000000001", &scope, &name)
+            .unwrap();
+        drop(reg);
+        let mut reg = Registry::open_within(dir.path(), Duration::ZERO).unwrap();
+        assert!(!reg.token_held("00000000000000000000000000000001").unwrap());
+        assert!(reg.token_held(A).unwrap() && reg.token_held(B).unwrap());
+        reg.hold_token("00000000000000000000000000000002", &scope, &name)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_inside_one_transaction_undoes_itself_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scope, name) = names();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.begin());
+        reg.hold_token(A, &scope, &name).unwrap();
+        let failed: Result<(), Error> = reg.write(|tx| {
+            tx.exec(
+                "INSERT INTO holds (token, boot_id, created) VALUES (?1, 'b', 0)",
+                rusqlite::params![B],
+            )?;
+            Err(StorageError::ReadOnly {
+                path: "a failure after a write".into(),
+            }
+            .into())
+        });
+        assert!(failed.is_err());
+        reg.commit().unwrap();
+        drop(reg);
+        let reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.token_held(A).unwrap(), "the write before stays");
+        assert!(!reg.token_held(B).unwrap(), "the failed one does not");
+    }
+
+    #[test]
+    fn under_a_held_lock_no_transaction_begins_and_writes_wait_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scope, name) = names();
+        let mut holder = Registry::open(dir.path()).unwrap();
+        assert!(holder.begin());
+        let mut reg = Registry::open_within(dir.path(), Duration::from_millis(50)).unwrap();
+        assert!(!reg.begin(), "the lock is held: no wait, no transaction");
+        assert!(!reg.token_held(A).unwrap(), "reads go on");
+        let err = reg.hold_token(A, &scope, &name).unwrap_err();
+        assert!(err.to_string().contains("lock"), "{err}");
+        holder.commit().unwrap();
+        reg.hold_token(A, &scope, &name).unwrap();
+        reg.commit().unwrap();
+        assert!(reg.token_held(A).unwrap());
     }
 }
