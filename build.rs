@@ -1,4 +1,7 @@
-//! Build script: the commit linkshim is built from, for `--version`.
+//! Build script: the commit linkshim is built from, for `--version`; and
+//! a new link when the layout of its hot functions changes
+//! (`scripts/hot-symbols.txt`, which `scripts/build-release.sh` hands the
+//! linker).
 //!
 //! `LINKSHIM_COMMIT` in the build's environment wins (a distribution
 //! building from a release tarball, with no git history, sets it); else
@@ -9,6 +12,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LINKSHIM_COMMIT");
+    println!("cargo:rerun-if-changed=scripts/hot-symbols.txt");
     let commit = std::env::var("LINKSHIM_COMMIT")
         .ok()
         .filter(|c| !c.trim().is_empty())

@@ -5,6 +5,7 @@
 # adds to a container start (about an eighth of a precreate, see
 # docs/benchmarks/latest.md). Name lookups in it use glibc's built-in
 # `files` and `dns` sources; `resource add` asks `getent` for the rest.
+# Its hot functions are laid out together (scripts/hot-symbols.sh).
 # Elsewhere it is cargo's plain release build.
 #
 #   scripts/build-release.sh            build, print the path
@@ -21,7 +22,19 @@ case "$host:${LINKSHIM_DYNAMIC:-}" in
     # binary has not: it would open and poll /dev/random, then read
     # /dev/urandom, for each token. The system call itself (Linux 3.17)
     # is named instead.
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\"" \
+    #
+    # The functions a hook runs are laid out side by side
+    # (scripts/hot-symbols.txt, written by scripts/hot-symbols.sh), when the
+    # linker is lld (Rust's default on x86_64 Linux since 1.90): a hook
+    # process then faults in a few pages of code, not pages from all over.
+    order=""
+    probe=$(mktemp -d)
+    if echo 'fn main() {}' | rustc --target "$host" -o "$probe/probe" \
+        -C link-arg=-Wl,--symbol-ordering-file=/dev/null - >/dev/null 2>&1; then
+        order="-C link-arg=-Wl,--symbol-ordering-file=$PWD/scripts/hot-symbols.txt -C link-arg=-Wl,--no-warn-symbol-ordering"
+    fi
+    rm -rf "$probe"
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\" $order" \
         cargo build --release --locked --quiet --target "$host" --bin linkshim
     echo "$PWD/target/$host/release/linkshim"
     ;;
