@@ -12,8 +12,52 @@ use super::record::Record;
 use crate::model::share::Policy;
 use crate::model::{Name, Template};
 
-/// The columns a record is read from.
+/// The columns a record is read from, in the order [`COLUMNS`] selects them.
+const NAMES: [&str; 18] = [
+    "id",
+    "scope",
+    "name",
+    "admits",
+    "service",
+    "svc_index",
+    "hostname",
+    "addrs",
+    "nets",
+    "host_net",
+    "ports",
+    "env",
+    "links",
+    "url",
+    "pid",
+    "pid_start",
+    "boot_id",
+    "created",
+];
+
+/// The columns a record is read from, as a select list.
 pub(super) const COLUMNS: &str = "id, scope, name, admits, service, svc_index, hostname, addrs, nets, host_net, ports, env, links, url, pid, pid_start, boot_id, created";
+
+/// Where column `name` is in a row selected with [`COLUMNS`], worked out
+/// when linkshim is compiled (a name that is not there fails the build):
+/// a row is read by name without SQLite's column names being searched
+/// for each value of each row.
+const fn at(name: &str) -> usize {
+    let mut i = 0;
+    while i < NAMES.len() {
+        let (a, b) = (NAMES[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no such column in COLUMNS")
+}
 
 /// A column value as JSON text (these types always serialize).
 pub(super) fn json<T: Serialize>(v: &T) -> String {
@@ -79,24 +123,26 @@ pub(super) fn put(conn: &Connection, rec: &Record, token: Option<&str>) -> rusql
     Ok(())
 }
 
-/// The record in `row` (selected with at least [`COLUMNS`]); the inner
+/// The record in `row` (selected with [`COLUMNS`] first); the inner
 /// error says which column holds what cannot be read.
 pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Record, String>> {
-    let text = |col: &str| row.get::<_, String>(col);
-    let (addrs, ports, env, links) = (text("addrs")?, text("ports")?, text("env")?, text("links")?);
-    let nets = text("nets")?;
-    let hostname: Option<String> = row.get("hostname")?;
-    let host_net: bool = row.get("host_net")?;
-    let name: String = row.get("name")?;
-    let scope: String = row.get("scope")?;
-    let admits: String = row.get("admits")?;
-    let service: Option<String> = row.get("service")?;
-    let url: Option<String> = row.get("url")?;
-    let id: String = row.get("id")?;
-    let index: Option<u32> = row.get("svc_index")?;
-    let pid: Option<i32> = row.get("pid")?;
-    let pid_start: Option<i64> = row.get("pid_start")?;
-    let (boot_id, created) = (row.get("boot_id")?, row.get("created")?);
+    let text = |col: usize| row.get::<_, String>(col);
+    let (addrs, ports) = (text(const { at("addrs") })?, text(const { at("ports") })?);
+    let (env, links) = (text(const { at("env") })?, text(const { at("links") })?);
+    let nets = text(const { at("nets") })?;
+    let hostname: Option<String> = row.get(const { at("hostname") })?;
+    let host_net: bool = row.get(const { at("host_net") })?;
+    let name: String = row.get(const { at("name") })?;
+    let scope: String = row.get(const { at("scope") })?;
+    let admits: String = row.get(const { at("admits") })?;
+    let service: Option<String> = row.get(const { at("service") })?;
+    let url: Option<String> = row.get(const { at("url") })?;
+    let id: String = row.get(const { at("id") })?;
+    let index: Option<u32> = row.get(const { at("svc_index") })?;
+    let pid: Option<i32> = row.get(const { at("pid") })?;
+    let pid_start: Option<i64> = row.get(const { at("pid_start") })?;
+    let boot_id = row.get(const { at("boot_id") })?;
+    let created = row.get(const { at("created") })?;
     let why = |col: &str, e: &dyn std::fmt::Display| format!("container {id:?}, column {col}: {e}");
     let json_field = |col: &'static str| move |e: serde_json::Error| why(col, &e);
     Ok((|| {
@@ -181,6 +227,19 @@ pub(super) fn select_with<P: rusqlite::Params, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_select_list_is_the_columns_by_name() {
+        assert_eq!(COLUMNS, NAMES.join(", "));
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::schema::create(&conn).unwrap();
+        let stmt = conn
+            .prepare(&format!("SELECT {COLUMNS}, token FROM containers"))
+            .unwrap();
+        for name in NAMES {
+            assert_eq!(stmt.column_index(name).unwrap(), at(name), "{name}");
+        }
+    }
     use crate::model::{LinkRequest, Port, Proto};
 
     fn conn() -> Connection {

@@ -203,7 +203,7 @@ fn remove_unreadable(conn: &Connection, path: &Path) -> Result<Vec<String>, Erro
     let mut bad: Vec<(i64, String)> = Vec::new();
     {
         let mut stmt = conn
-            .prepare(&format!("SELECT rowid, {COLUMNS} FROM containers"))
+            .prepare(&format!("SELECT {COLUMNS}, rowid FROM containers"))
             .map_err(db(path))?;
         let mut rows = stmt.query([]).map_err(db(path))?;
         while let Some(row) = rows.next().map_err(db(path))? {
@@ -212,7 +212,7 @@ fn remove_unreadable(conn: &Connection, path: &Path) -> Result<Vec<String>, Erro
                 Ok(Err(why)) => why,
                 Err(e) => format!("container row {:?}: {e}", row.get_ref("id").ok()),
             };
-            bad.push((row.get(0).map_err(db(path))?, why));
+            bad.push((row.get("rowid").map_err(db(path))?, why));
         }
     }
     let mut out = Vec::new();
