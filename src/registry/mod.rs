@@ -26,7 +26,8 @@
 //! linkshim.log       the operator's log: failures, and more at a lower LINKSHIM_LOG
 //! ```
 //!
-//! Every change is one SQLite transaction (`write`), so any number of hook
+//! Every change is one SQLite transaction (`write`; several operations may
+//! share one, `Registry::begin`/`commit`, each write a savepoint in it), so any number of hook
 //! processes may register and look up at once and a crash leaves old or new
 //! state, never a mix. A lookup reads only the rows of the names it asks for
 //! (indexed), all of a linker's names in one statement. Opening an
