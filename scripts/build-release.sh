@@ -27,13 +27,22 @@ case "$host:${LINKSHIM_DYNAMIC:-}" in
     # (scripts/hot-symbols.txt, written by scripts/hot-symbols.sh), when the
     # linker is lld (Rust's default on x86_64 Linux since 1.90): a hook
     # process then faults in a few pages of code, not pages from all over.
+    # (Not from a directory whose path has a space: RUSTFLAGS is split on
+    # whitespace.) The probe links with the flags the build will have.
     order=""
-    probe=$(mktemp -d)
-    if echo 'fn main() {}' | rustc --target "$host" -o "$probe/probe" \
-        -C link-arg=-Wl,--symbol-ordering-file=/dev/null - >/dev/null 2>&1; then
-        order="-C link-arg=-Wl,--symbol-ordering-file=$PWD/scripts/hot-symbols.txt -C link-arg=-Wl,--no-warn-symbol-ordering"
-    fi
-    rm -rf "$probe"
+    case "$PWD" in
+    *[[:space:]]*) ;;
+    *)
+        flags="-C link-arg=-Wl,--symbol-ordering-file=$PWD/scripts/hot-symbols.txt -C link-arg=-Wl,--no-warn-symbol-ordering"
+        probe=$(mktemp -d)
+        # shellcheck disable=SC2086 # flags are words, as cargo splits them
+        if echo 'fn main() {}' | rustc ${RUSTFLAGS:-} $flags --target "$host" \
+            -C target-feature=+crt-static -o "$probe/probe" - >/dev/null 2>&1; then
+            order=$flags
+        fi
+        rm -rf "$probe"
+        ;;
+    esac
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\" $order" \
         cargo build --release --locked --quiet --target "$host" --bin linkshim
     echo "$PWD/target/$host/release/linkshim"

@@ -20,7 +20,7 @@ bin=$(scripts/build-release.sh)
 work=$(mktemp -d)
 sleeper=""
 cleanup() {
-    [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
+    [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,14 +65,20 @@ profile "$work/web/config.json" hook precreate
 bundle "$work/web2" '{"io.linkshim.name":"web2","io.linkshim.links":"db cache:c api"}'
 profile /dev/null runtime --runtime /bin/true create --bundle "$work/web2" ctr-web2
 token=$(sed -n 's/.*"io.linkshim.internal.token":"\([0-9a-f]*\)".*/\1/p' "$work/web2/config.json")
+[ -n "$token" ] || { echo "hot-symbols: the wrapper's create left no token" >&2; exit 1; }
 oci_state ctr-web2 "$work/web2" >"$work/web2.state"
 profile "$work/web2.state" hook poststart
 profile "$work/web2.state" hook poststop --token "$token"
 
-# Each function once: a precreate's first (it is the one whose every
+# Each function once (by name within a run, so the list changes only
+# where the code does): a precreate's first (it is the one whose every
 # microsecond counts against the container start), then what the wrapper's
 # create adds, then the start and stop hooks'.
 for f in "$work/cg.4" "$work/cg.5" "$work/cg.1" "$work/cg.2" "$work/cg.3" "$work/cg.6" "$work/cg.7"; do
-    sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$f"
-done | sed "s/'[0-9]*\$//" | grep -v -e '^0x' -e '^(below main)' | awk '!seen[$0]++' >scripts/hot-symbols.txt
-echo "scripts/hot-symbols.txt: $(wc -l <scripts/hot-symbols.txt) functions from $n runs"
+    sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$f" | sed "s/'[0-9]*\$//" | LC_ALL=C sort -u
+done | grep -v -e '^0x' -e '^(below main)' | awk '!seen[$0]++' >"$work/hot.txt"
+# Far fewer than a precreate runs means a run went wrong: keep the old list.
+count=$(wc -l <"$work/hot.txt")
+[ "$count" -ge 500 ] || { echo "hot-symbols: only $count functions; list not written" >&2; exit 1; }
+mv "$work/hot.txt" scripts/hot-symbols.txt
+echo "scripts/hot-symbols.txt: $count functions from $n runs"

@@ -363,6 +363,7 @@ mod tests {
                 "--token=t",
                 "--state-dir=/s",
             ],
+            &["linkshim", "hook", "--state-dir", "/s", "precreate"],
             // Not a hook: a flag's value, or another subcommand.
             &["linkshim", "--state-dir", "hook", "ls"],
             &["linkshim", "ls", "--state-dir", "hook"],

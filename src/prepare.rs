@@ -291,6 +291,17 @@ pub fn prepare_in(
     // again for the hold), the name's check, the slot and the hold see one
     // state, and a failure leaves none of them. Not when a link waits for
     // its target: that target's start must be able to register meanwhile.
+    // What the config names outside linkshim's own directories (the
+    // network namespace, the hosts file it mounts) is read before the
+    // registry's lock is taken: a path that hangs (a stuck FUSE or NFS
+    // mount) must not hold up every other container's start and stop.
+    let from = match ctx.linker {
+        Some(v) => v.clone(),
+        None => vantage(config, &container),
+    };
+    let base = (!request.links.is_empty()).then(|| {
+        base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(hostname.as_deref()))
+    });
     let writes = !request.links.is_empty() || request.service.is_some();
     let waits = request
         .links
@@ -337,10 +348,6 @@ pub fn prepare_in(
         source,
     })?;
     let mut resolved = resolved;
-    let from = match ctx.linker {
-        Some(v) => v.clone(),
-        None => vantage(config, &container),
-    };
     if let Some(source) = resolve::narrow(&mut resolved, &from).into_iter().next() {
         return Err(Error::Link { container, source });
     }
@@ -367,11 +374,9 @@ pub fn prepare_in(
     );
 
     // The fallible steps left come first; the edits after them cannot fail.
-    let hosts_file = if request.links.is_empty() {
-        None
-    } else {
+    let hosts_file = if let Some(base) = &base {
         let file = state_dir::hosts_file(ctx.state_dir, &token).expect("tokens are valid");
-        let text = hosts_text(config, ctx, &rendered.hosts);
+        let text = hosts::render(base, &rendered.hosts);
         if apply {
             config::write_file_atomic(&file, text.as_bytes(), 0o644, false).map_err(|source| {
                 Error::Hosts {
@@ -382,6 +387,8 @@ pub fn prepare_in(
             })?;
         }
         Some((file, text))
+    } else {
+        None
     };
     if hosts_file.is_some() && apply {
         // Its hosts file is kept from sweeps until it starts or stops. (A
@@ -433,14 +440,6 @@ pub fn vantage(config: &Config, container: &str) -> crate::model::Vantage {
     };
     debug!("container {container:?}: at {nets:?}");
     crate::model::Vantage { host: false, nets }
-}
-
-/// The linker's hosts file: the base the config mounts (or the usual
-/// localhost lines) and linkshim's block of `lines`.
-fn hosts_text(config: &Config, ctx: &Context<'_>, lines: &[hosts::Line]) -> String {
-    let base = base_hosts(config, ctx)
-        .unwrap_or_else(|| hosts::default_base(config.hostname().as_deref()));
-    hosts::render(&base, lines)
 }
 
 /// The path that names the file open as `file` itself.

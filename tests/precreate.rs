@@ -294,3 +294,42 @@ fn a_target_env_key_with_a_comma_cannot_strip_the_linkers_env() {
         "{env:?}"
     );
 }
+
+/// A create whose hosts file cannot be written fails whole: the replica
+/// slot it reserved before is not kept (the name's check, the slot and the
+/// hold are one registry transaction).
+#[test]
+fn a_failed_create_keeps_no_slot_it_reserved() {
+    use linkshim::registry::Registry;
+    let fx = Fixture::new();
+    register_target(&fx, "tgt-db", "db", "5432", &[]);
+    // A carried token is used when nothing holds it; a directory (not
+    // empty) where its hosts file goes cannot be replaced by a file.
+    let token = "0123456789abcdef0123456789abcdef";
+    std::fs::create_dir_all(fx.state.join("hosts").join(token).join("x")).unwrap();
+    let mut config: Value = serde_json::from_str(&Fixture::read("runc-1.1-spec.json")).unwrap();
+    config["annotations"] = json!({
+        "io.linkshim.name": "web-1",
+        "io.linkshim.service": "web",
+        "io.linkshim.links": "db",
+        "io.linkshim.internal.token": token,
+    });
+    let out = precreate(&fx, &serde_json::to_vec(&config).unwrap());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("hosts file"), "{err}");
+    let reg = Registry::open(&fx.state).unwrap();
+    assert!(
+        !reg.token_held(token).unwrap(),
+        "a slot or hold of the failed create was kept"
+    );
+    // And the same create goes through once the path is free.
+    std::fs::remove_dir_all(fx.state.join("hosts").join(token)).unwrap();
+    let out = precreate(&fx, &serde_json::to_vec(&config).unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(reg.token_held(token).unwrap());
+}

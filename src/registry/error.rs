@@ -54,6 +54,10 @@ pub enum StorageError {
     #[error("registry {path}: opened read-only, nothing may be written")]
     ReadOnly { path: PathBuf },
     #[error(
+        "registry {path}: SQLite rolled back the transaction these writes were part of (a full disk, an I/O error?); none of it was kept"
+    )]
+    RolledBack { path: PathBuf },
+    #[error(
         "registry {path}: schema version {found}, older than this linkshim's {wanted}: any linkshim command that writes (linkshim ls) brings it up to date"
     )]
     Outdated {

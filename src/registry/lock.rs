@@ -57,21 +57,37 @@ fn open(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// The lock on `path` when it is free now, else the open lock file.
+fn try_lock(path: &Path) -> Result<Result<WriteLock, File>, Error> {
+    let file = open(path).map_err(|source| lock_err(path, source))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => Ok(Ok(WriteLock(held))),
+        Err((file, Errno::EWOULDBLOCK)) => Ok(Err(file)),
+        Err((_, e)) => Err(lock_err(path, e.into())),
+    }
+}
+
+fn lock_err(path: &Path, source: std::io::Error) -> Error {
+    StorageError::Lock {
+        path: path.to_path_buf(),
+        source,
+    }
+    .into()
+}
+
+/// The lock on `path` when it is free now; None when another holds it
+/// (who does is not looked up: no error is made of it).
+pub(super) fn try_acquire(path: &Path) -> Result<Option<WriteLock>, Error> {
+    Ok(try_lock(path)?.ok())
+}
+
 /// Take the exclusive lock on `path` within `budget` (zero: only if it is
 /// free now).
 pub(super) fn acquire(path: &Path, budget: Duration) -> Result<WriteLock, Error> {
-    let io_err = |source: std::io::Error| -> Error {
-        StorageError::Lock {
-            path: path.to_path_buf(),
-            source,
-        }
-        .into()
-    };
-    let file = open(path).map_err(io_err)?;
-    let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(held) => return Ok(WriteLock(held)),
-        Err((file, Errno::EWOULDBLOCK)) => file,
-        Err((_, e)) => return Err(io_err(e.into())),
+    let io_err = |source: std::io::Error| lock_err(path, source);
+    let file = match try_lock(path)? {
+        Ok(held) => return Ok(held),
+        Err(file) => file,
     };
     let inode = file.metadata().ok().map(|m| (m.dev(), m.ino()));
     let timeout = || -> Error {

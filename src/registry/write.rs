@@ -82,7 +82,10 @@ impl Registry {
         if self.batch.is_some() {
             return true;
         }
-        let Ok(lock) = self.lock_within(Duration::ZERO) else {
+        if self.read_only {
+            return false;
+        }
+        let Ok(Some(lock)) = lock::try_acquire(&lock::path_of(&self.path)) else {
             return false;
         };
         match self.conn.execute_batch("BEGIN IMMEDIATE") {
@@ -97,6 +100,12 @@ impl Registry {
         if self.batch.is_none() {
             return Ok(());
         }
+        if self.conn.is_autocommit() {
+            // SQLite ended the transaction itself (it rolls back on a full
+            // disk or an I/O error): what was done in it is gone.
+            self.batch = None;
+            return Err(self.rolled_back());
+        }
         let done = self.conn.execute_batch("COMMIT").map_err(db(&self.path));
         if done.is_err() {
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -105,11 +114,24 @@ impl Registry {
         done
     }
 
+    /// The error of writes whose transaction SQLite rolled back.
+    fn rolled_back(&self) -> Error {
+        StorageError::RolledBack {
+            path: self.path.clone(),
+        }
+        .into()
+    }
+
     /// `write` inside the transaction of [`begin`](Self::begin): a savepoint.
+    /// Once SQLite has rolled that transaction back, every write fails
+    /// (each would be committed alone), and so does `commit`.
     fn write_in_batch<T>(
         &mut self,
         work: impl FnOnce(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if self.conn.is_autocommit() {
+            return Err(self.rolled_back());
+        }
         let sp = self.conn.savepoint().map_err(db(&self.path))?;
         let out = work(&Tx {
             conn: &sp,
@@ -207,6 +229,25 @@ mod tests {
         let reg = Registry::open(dir.path()).unwrap();
         assert!(reg.token_held(A).unwrap(), "the write before stays");
         assert!(!reg.token_held(B).unwrap(), "the failed one does not");
+    }
+
+    #[test]
+    fn writes_after_sqlite_rolled_the_transaction_back_fail_and_so_does_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scope, name) = names();
+        let mut reg = Registry::open(dir.path()).unwrap();
+        assert!(reg.begin());
+        reg.hold_token(A, &scope, &name).unwrap();
+        // What SQLite does by itself on a full disk or an I/O error.
+        reg.conn.execute_batch("ROLLBACK").unwrap();
+        let err = reg.hold_token(B, &scope, &name).unwrap_err();
+        assert!(err.to_string().contains("rolled back"), "{err}");
+        let err = reg.commit().unwrap_err();
+        assert!(err.to_string().contains("rolled back"), "{err}");
+        drop(reg);
+        let mut reg = Registry::open_within(dir.path(), Duration::ZERO).unwrap();
+        assert!(!reg.token_held(A).unwrap() && !reg.token_held(B).unwrap());
+        reg.hold_token(B, &scope, &name).unwrap();
     }
 
     #[test]
