@@ -331,6 +331,10 @@ pub enum Stage {
 mod tests {
     use super::*;
 
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
     /// The short way gives what the whole command line gives.
     #[test]
     fn hook_command_lines_parse_as_the_whole_command_line_does() {
@@ -369,7 +373,7 @@ mod tests {
             &["linkshim", "ls", "--state-dir", "hook"],
         ];
         for line in lines {
-            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            let argv = argv(line);
             let whole = Cli::try_parse_from(&argv).expect("a valid command line");
             assert_eq!(
                 format!("{:?}", Cli::parse_argv(argv)),
@@ -401,7 +405,7 @@ mod tests {
             &["linkshim", "hook", "-h"],
             &["linkshim", "precreate"],
         ] {
-            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            let argv = argv(line);
             assert!(hook_line(&argv).is_none(), "{line:?}");
             assert!(Cli::try_parse_from(line).is_err(), "{line:?}");
         }
@@ -422,23 +426,23 @@ mod tests {
             &["linkshim", "ls"],
             &["linkshim", "hook"],
         ] {
-            let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+            let argv = argv(line);
             assert!(hook_line(&argv).is_none(), "{line:?}");
         }
         // Not UTF-8: a directory may be, a token may not.
         use std::os::unix::ffi::OsStringExt;
         let bad = || OsString::from_vec(vec![b'/', 0xff]);
-        let dir = ["linkshim", "hook", "poststart", "--state-dir"]
-            .map(OsString::from)
-            .into_iter()
-            .chain([bad()])
-            .collect::<Vec<_>>();
+        let dir = [
+            argv(&["linkshim", "hook", "poststart", "--state-dir"]),
+            vec![bad()],
+        ]
+        .concat();
         assert!(hook_line(&dir).is_some());
-        let token = ["linkshim", "hook", "poststop", "--token"]
-            .map(OsString::from)
-            .into_iter()
-            .chain([bad()])
-            .collect::<Vec<_>>();
+        let token = [
+            argv(&["linkshim", "hook", "poststop", "--token"]),
+            vec![bad()],
+        ]
+        .concat();
         assert!(hook_line(&token).is_none());
         assert!(Cli::try_parse_from(&token).is_err());
     }

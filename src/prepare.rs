@@ -285,12 +285,6 @@ pub fn prepare_in(
         Mode::DryRun => registry::open_read_only(ctx.state_dir),
     }
     .map_err(reg_err)?;
-    // One transaction from here to the hold, when the container will
-    // write (a hosts file to hold, a slot) and the lock is free now: the
-    // lock is taken once (not once for each read, again for the slot and
-    // again for the hold), the name's check, the slot and the hold see one
-    // state, and a failure leaves none of them. Not when a link waits for
-    // its target: that target's start must be able to register meanwhile.
     // What the config names outside linkshim's own directories (the
     // network namespace, the hosts file it mounts) is read before the
     // registry's lock is taken: a path that hangs (a stuck FUSE or NFS
@@ -302,7 +296,13 @@ pub fn prepare_in(
     let base = (!request.links.is_empty()).then(|| {
         base_hosts(config, ctx).unwrap_or_else(|| hosts::default_base(hostname.as_deref()))
     });
-    let writes = !request.links.is_empty() || request.service.is_some();
+    // One transaction from here to the hold, when the container will
+    // write (a hosts file to hold, a slot) and the lock is free now: the
+    // lock is taken once (not once for each read, again for the slot and
+    // again for the hold), the name's check, the slot and the hold see one
+    // state, and a failure leaves none of them. Not when a link waits for
+    // its target: that target's start must be able to register meanwhile.
+    let writes = base.is_some() || request.service.is_some();
     let waits = request
         .links
         .iter()

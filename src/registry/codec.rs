@@ -228,6 +228,8 @@ pub(super) fn select_with<P: rusqlite::Params, T>(
 mod tests {
     use super::*;
 
+    use crate::model::{LinkRequest, Port, Proto};
+
     #[test]
     fn the_select_list_is_the_columns_by_name() {
         assert_eq!(COLUMNS, NAMES.join(", "));
@@ -240,7 +242,6 @@ mod tests {
             assert_eq!(stmt.column_index(name).unwrap(), at(name), "{name}");
         }
     }
-    use crate::model::{LinkRequest, Port, Proto};
 
     fn conn() -> Connection {
         let c = Connection::open_in_memory().unwrap();
